@@ -1,0 +1,155 @@
+"""Builder: one image layer from a set of Debian packages.
+
+Passes:
+1. Read every .deb in memory (control + data), base-files first so that its directory
+   modes (/tmp 1777, /root 0700, ...) win over other packages shipping the same directory.
+2. Map each path onto merged /usr (``bin/x`` -> ``usr/bin/x``; relative symlink targets that
+   climb with ``..`` are recomputed) and drop what Debian's slim images drop.
+3. Record the packages in the dpkg database (status, per-package file lists, md5sums), on top
+   of the status handed over by the layer below, so ``dpkg -l`` and scanners see everything.
+4. Apply the effects of maintainer scripts (maintainer.py) and, for the base layer, the root
+   links of merged /usr and the slim dpkg configuration.
+5. Add missing parent directories and write the deterministic layer (layertar.py).
+
+Input: ``$layerSpecPath`` (JSON: debs, prevStatus, base, createdBy, epoch). Output in ``$out``:
+``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (cumulative).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import posixpath
+import tarfile
+
+import maintainer
+from debfile import format_stanza, md5, parse_stanza, read_deb
+from layertar import Entry, directory, regular, symlink, write_json, write_layer
+
+MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# Directories the base layer turns into symlinks: a package path below one is written below
+# its target instead, or an upper layer would replace the link with a real directory.
+REDIRECTS = {**{d: "usr/" + d for d in MERGED}, "var/run": "run", "var/lock": "run/lock"}
+
+# debuerreotype's slimify rules (what Debian's *-slim images exclude), as dpkg path filters.
+SLIM_EXCLUDE = ["usr/share/doc/*", "usr/share/groff/*", "usr/share/info/*", "usr/share/linda/*",
+                "usr/share/lintian/*", "usr/share/locale/*", "usr/share/man/*"]
+SLIM_INCLUDE = ["usr/share/doc/*/copyright"]
+SLIM_DPKG_CFG = "".join(f"path-exclude /{p}\n" for p in SLIM_EXCLUDE) + "".join(
+    f"path-include /{p}\n" for p in SLIM_INCLUDE)
+
+
+def usrmerge(path: str) -> str:
+    """Where ``path`` as shipped by a package lands in an image with merged /usr."""
+    for source, target in REDIRECTS.items():
+        if path == source or path.startswith(source + "/"):
+            return target + path[len(source):]
+    return path
+
+
+def slimmed(path: str) -> bool:
+    """True when Debian's slim images leave ``path`` out."""
+    return any(fnmatch.fnmatchcase(path, p) for p in SLIM_EXCLUDE) and not any(
+        fnmatch.fnmatchcase(path, p) for p in SLIM_INCLUDE)
+
+
+def relocate_link(old: str, new: str, target: str) -> str:
+    if old == new or target.startswith("/") or ".." not in target.split("/"):
+        return target
+    absolute = posixpath.normpath(posixpath.join("/", posixpath.dirname(old), target))
+    return posixpath.relpath(absolute, posixpath.join("/", posixpath.dirname(new)))
+
+
+def read_status(path: str | None) -> dict[str, str]:
+    """dpkg status file -> {package key: stanza text}."""
+    if not path:
+        return {}
+    stanzas = open(path).read().split("\n\n")
+    return {_status_key(parse_stanza(s)): s.strip("\n") + "\n" for s in stanzas if s.strip()}
+
+
+def _status_key(fields: dict[str, str]) -> str:
+    name = fields["Package"]
+    return f"{name}:{fields['Architecture']}" if fields.get("Multi-Arch") == "same" else name
+
+
+def status_stanza(fields: dict[str, str], conffiles: dict[str, str]) -> str:
+    out: dict[str, str] = {}
+    for key, value in fields.items():
+        out[key] = value
+        if key == "Package":
+            out["Status"] = "install ok installed"
+    if conffiles:
+        out["Conffiles"] = "".join(f"\n /{p} {h}" for p, h in conffiles.items())
+    return format_stanza(out)
+
+
+def build(spec: dict, out: str) -> None:
+    debs = [read_deb(open(p, "rb").read()) for p in spec["debs"]]
+    debs.sort(key=lambda d: (d.package != "base-files", d.package))
+    entries: dict[str, Entry] = {}
+    status = read_status(spec.get("prevStatus"))
+    new: set[str] = set()
+
+    for deb in debs:
+        fields = deb.fields
+        key = _status_key(fields)
+        new.add(fields["Package"])
+        listed: list[str] = ["/."]
+        for item in deb.entries:
+            if slimmed(item.path):
+                continue
+            listed.append("/" + item.path)
+            path = usrmerge(item.path)
+            if item.path in REDIRECTS:
+                continue  # that directory is a symlink in the image
+            info = item.info
+            if info.issym():
+                info.linkname = relocate_link(item.path, path, info.linkname)
+            elif info.islnk():
+                info.linkname = usrmerge(posixpath.normpath(info.linkname.removeprefix("./")))
+            if info.isdir() and path in entries:
+                continue  # first package to ship a directory sets its metadata, as dpkg does
+            entries[path] = Entry(info, item.data)
+        conffiles = {c.lstrip("/"): md5(entries[usrmerge(c.lstrip("/"))].data or b"")
+                     for c in deb.conffiles if usrmerge(c.lstrip("/")) in entries}
+        status[key] = status_stanza(fields, conffiles)
+        info_dir = "var/lib/dpkg/info/"
+        entries[info_dir + key + ".list"] = regular(info_dir + key + ".list", "".join(
+            p + "\n" for p in listed).encode())
+        for name in ("md5sums", "conffiles", "triggers", "shlibs", "symbols", "templates"):
+            if name in deb.control_files:
+                entries[info_dir + f"{key}.{name}"] = regular(info_dir + f"{key}.{name}", deb.control_files[name])
+
+    installed = {s.split("\n", 1)[0].removeprefix("Package: ").strip() for s in status.values()}
+    layer = maintainer.Layer(entries, new, installed)
+    maintainer.apply(layer, usrmerge)
+
+    if spec.get("base"):
+        for name in MERGED[:3] + ("lib64",):
+            entries[name] = symlink(name, "usr/" + name)
+            entries.setdefault("usr/" + name, directory("usr/" + name))
+        entries["etc/dpkg/dpkg.cfg.d/docker"] = regular("etc/dpkg/dpkg.cfg.d/docker", SLIM_DPKG_CFG.encode())
+        for name in ("available", "diversions", "statoverride"):
+            entries["var/lib/dpkg/" + name] = regular("var/lib/dpkg/" + name, b"")
+
+    status_text = "\n".join(status[k] for k in sorted(status))
+    entries["var/lib/dpkg/status"] = regular("var/lib/dpkg/status", status_text.encode())
+    for path in list(entries):
+        parent = posixpath.dirname(path)
+        while parent and parent not in entries:
+            entries[parent] = directory(parent)
+            parent = posixpath.dirname(parent)
+
+    os.makedirs(out)
+    meta = write_layer(entries, out, epoch=spec["epoch"])
+    meta["createdBy"] = spec["createdBy"]
+    write_json(os.path.join(out, "layer.json"), meta)
+    with open(os.path.join(out, "dpkg-status"), "w") as f:
+        f.write(status_text)
+
+
+if __name__ == "__main__":
+    with open(os.environ["layerSpecPath"]) as f:
+        build(json.load(f), os.environ["out"])

@@ -1,0 +1,134 @@
+"""Write an image layer as a deterministic tar, gzip it, and record its digests.
+
+Determinism rules (the same for every layer kind):
+- entries sorted by path components, so a parent directory always precedes its children;
+- every mtime is SOURCE_DATE_EPOCH; owners are numeric (uname/gname empty) and come from
+  the package or step metadata, never from the sandbox user;
+- PAX format; gzip with an empty file name and mtime 0, compressed by the pinned zlib of the
+  bootstrap Python, so the same inputs give the same bytes on every machine;
+- a hard link always follows its target: if sorting would put the link first, the link is
+  written as the regular file and the later target becomes the link.
+
+The uncompressed tar is never stored: it is hashed (diff_id) while it streams into gzip.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+
+
+@dataclass
+class Entry:
+    info: tarfile.TarInfo
+    data: bytes | None = None
+
+
+def sort_key(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
+
+
+class _HashingWriter(io.RawIOBase):
+    """A write-only file that hashes and counts what passes through to ``sink``."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.sha256.update(b)
+        self.size += len(b)
+        self.sink.write(b)
+        return len(b)
+
+
+def directory(path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> Entry:
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, mode, uid, gid
+    return Entry(info)
+
+
+def regular(path: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> Entry:
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.uid, info.gid, info.size = tarfile.REGTYPE, mode, uid, gid, len(data)
+    return Entry(info, data)
+
+
+def symlink(path: str, target: str) -> Entry:
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, target
+    return Entry(info)
+
+
+def _normalise(info: tarfile.TarInfo, path: str, epoch: int) -> tarfile.TarInfo:
+    info = copy.copy(info)
+    info.name = path
+    info.mtime = epoch
+    info.uname = info.gname = ""
+    info.pax_headers = {}
+    if info.isdir():
+        info.size = 0
+    return info
+
+
+def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = 6) -> dict:
+    """Write ``layer.tar.gz`` into ``out_dir``; return its descriptor fields.
+
+    ``entries`` maps a path (relative, no leading slash) to its entry; hard links name their
+    target by path in ``info.linkname``.
+    """
+    order = sorted(entries, key=sort_key)
+    # Hard links whose target sorts later: swap which of the two carries the data.
+    written: set[str] = set()
+    swapped: dict[str, str] = {}  # target path -> path now holding the data
+    gz_path = os.path.join(out_dir, "layer.tar.gz")
+    with open(gz_path, "wb") as raw:
+        compressed = _HashingWriter(raw)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=level) as gz:
+            tar_stream = _HashingWriter(gz)
+            with tarfile.open(fileobj=tar_stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for path in order:
+                    entry = entries[path]
+                    info = _normalise(entry.info, path, epoch)
+                    data = entry.data
+                    if info.islnk():
+                        target = info.linkname
+                        if target in swapped:
+                            target = swapped[target]
+                        if target not in written:
+                            source = entries.get(target)
+                            if source is None or not source.info.isfile():
+                                raise ValueError(f"hard link {path} -> {target}: target missing")
+                            info = _normalise(source.info, path, epoch)
+                            data = source.data
+                            swapped[target] = path
+                        else:
+                            info.linkname = target
+                            info.size = 0
+                    elif path in swapped:
+                        # This is the target of an earlier link that already carries the data.
+                        info.type, info.linkname, info.size, data = tarfile.LNKTYPE, swapped[path], 0, None
+                    tar.addfile(info, io.BytesIO(data) if data is not None else None)
+                    written.add(path)
+    return {
+        "digest": "sha256:" + compressed.sha256.hexdigest(),
+        "size": compressed.size,
+        "diffId": "sha256:" + tar_stream.sha256.hexdigest(),
+        "uncompressedSize": tar_stream.size,
+        "entries": len(order),
+    }
+
+
+def write_json(path: str, value) -> None:
+    with open(path, "w") as f:
+        json.dump(value, f, sort_keys=True, separators=(",", ":"))
