@@ -1,0 +1,123 @@
+"""From an app file to built images: load -> lock -> plan -> nix-build.
+
+A build locks what is not locked yet (as ``uv run`` does) unless ``frozen``; an unchanged
+app with its lock goes straight to Nix with no network. Each image's output is a GC root
+link ``.nixbuild/<image>`` beside the app, pointing at its OCI layout in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from . import locking, nixcmd, plan, seed
+from .api.image import Image
+from .errors import NixbuildError
+from .loader import load_images
+from .lock import LOCK_NAME, Lock, read_lock, write_lock
+from .oci import OciLayout
+from .settings import Settings
+
+Progress = Callable[[str], None]
+
+
+class BuiltImage(BaseModel):
+    name: str
+    store_path: str
+    link: str
+    manifest_digest: str
+    size: int  # bytes of the layer blobs plus config, as a push would upload them
+    layers: int
+
+
+@dataclass
+class Project:
+    """An app file, the images it defines and where its lock and outputs live."""
+
+    app: Path
+    images: dict[str, Image]
+    lock_path: Path
+    settings: Settings
+
+    @classmethod
+    def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
+             settings: Settings | None = None) -> "Project":
+        app = app.resolve()
+        images = load_images(app, image)
+        return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
+                   settings=settings or Settings.from_env())
+
+    @property
+    def out_dir(self) -> Path:
+        return self.app.parent / ".nixbuild"
+
+    def lock(self, *, update: bool = False, frozen: bool = False, progress: Progress = lambda _m: None) -> Lock:
+        """The lock for these images: read, and re-resolved where stale (written atomically)."""
+        current = read_lock(self.lock_path)
+        if not update and not locking.stale(self.images, current):
+            return current
+        if frozen:
+            locking.require_fresh(self.images, current, self.lock_path)
+        new = locking.lock(self.images, current, self.settings, update=update, progress=progress)
+        if current is not None:
+            # Images not loaded this time (--image) keep their pins.
+            kept = {k: v for k, v in current.images.items() if k not in new.images}
+            new = new.model_copy(update={"images": {**kept, **new.images}})
+        if new != current:
+            write_lock(self.lock_path, new)
+        return new
+
+    def spec_file(self, name: str, lock: Lock) -> Path:
+        spec = plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings)
+        return plan.write_spec(spec, self.settings)
+
+    def seed(self, lock: Lock, store: str | None = None) -> None:
+        busybox = lock.bootstrap.busybox
+        seed.ensure(busybox, lock.bootstrap.busybox_nar_hash,
+                    self.settings.deb_url(busybox.archive, busybox.path), self.settings.cache_dir, store)
+
+    def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
+        lock = self.lock(frozen=frozen, progress=progress)
+        self.seed(lock)
+        built = []
+        for name in self.images:
+            progress(f"building image {name!r}")
+            link = self.out_dir / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path = nixcmd.build(self.spec_file(name, lock), out_link=link)
+            except NixbuildError as exc:
+                raise explain_build_error(exc, lock).at(f"image {name!r}")
+            built.append(describe(name, path, link))
+        return built
+
+
+def describe(name: str, path: Path, link: Path) -> BuiltImage:
+    layout = OciLayout(path)
+    descriptor = layout.manifest_descriptor()
+    manifest = layout.manifest(descriptor)
+    size = manifest.config.size + sum(layer.size for layer in manifest.layers)
+    return BuiltImage(name=name, store_path=str(path), link=str(link), manifest_digest=descriptor.digest,
+                      size=size, layers=len(manifest.layers))
+
+
+def explain_build_error(exc: NixbuildError, lock: Lock) -> NixbuildError:
+    """Name the locked package behind a fixed-output hash mismatch."""
+    if isinstance(exc, nixcmd.HashMismatch):
+        for image in lock.images.values():
+            for step in image.steps:
+                for pin in step.packages:
+                    if plan_store_name(pin.filename) in exc.drv:
+                        exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.path}, "
+                                       f"step {step.index} {step.kind}) do not match the lock: locked sha256 "
+                                       f"{pin.sha256}, got {exc.got}")
+                        return exc
+    return exc
+
+
+def plan_store_name(filename: str) -> str:
+    # Mirrors nix/fetch.nix storeName.
+    return filename.replace("~", "_").replace(":", "_").replace("%", "_")

@@ -1,0 +1,59 @@
+"""How the build side reads an Image chain: its base, which steps resolve packages, and
+what each configuration step does to the image config."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .api.python_version import python_series
+from .api.steps import AptInstall, Cmd, DebianSlim, Entrypoint, Env, Shell, Step, Workdir
+from .errors import InvalidError
+
+if TYPE_CHECKING:
+    from .api.image import Image
+    from .plan import ConfigState
+
+
+def step_where(image_name: str, index: int, step: Step) -> str:
+    return f"image {image_name!r}, step {index} {step.kind}"
+
+
+def base_step(image: "Image") -> DebianSlim:
+    if not image.steps:
+        raise InvalidError("the image has no steps", fix="start it with Image.debian_slim()")
+    step = image.steps[0]
+    if not isinstance(step, DebianSlim):
+        raise InvalidError(f"images starting with `{step.kind}` are not supported by nixbuild yet",
+                           where=f"step 0 {step.kind}",
+                           fix="start the image with Image.debian_slim(python_version=...)")
+    return step
+
+
+def python_series_of(step: DebianSlim) -> str:
+    return python_series(step)
+
+
+def resolving_requests(step: Step) -> list[str] | None:
+    """The Debian packages a step asks for, or None for steps that resolve nothing."""
+    if isinstance(step, DebianSlim):
+        return []
+    if isinstance(step, AptInstall):
+        return list(step.packages)
+    return None
+
+
+def config_update(step: Step, config: "ConfigState") -> bool:
+    """Apply a configuration step to ``config``; False when ``step`` is not one."""
+    if isinstance(step, Env):
+        config.env.update(step.vars)
+    elif isinstance(step, Workdir):
+        config.set_workdir(step.path)
+    elif isinstance(step, Entrypoint):
+        config.entrypoint = list(step.args)
+    elif isinstance(step, Cmd):
+        config.cmd = list(step.args)
+    elif isinstance(step, Shell):
+        pass  # only affects later RUN steps, which read it from the chain
+    else:
+        return False
+    return True

@@ -1,0 +1,227 @@
+"""The ``nixbuild`` command line.
+
+Every command takes an app file (Modal-style or written against ``nixbuild.Image``) and works
+on every image it defines, or the one named by ``--image``. ``--json`` prints one JSON document
+on stdout for machines; progress goes to stderr. Exit codes: 0 success, 1 internal error,
+and the ``exit_code`` of each :class:`~nixbuild.errors.NixbuildError` kind otherwise
+(2 invalid app or input, 3 unresolvable package, 4 mirror, 5 lock, 6 build, 7 not reproducible,
+8 missing tool).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from .build import Project
+from .errors import NixbuildError
+
+err = Console(stderr=True, highlight=False)
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024
+    return str(size)
+
+
+def handled(fn):
+    """Turn NixbuildError into one clear message and its exit code."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NixbuildError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+def emit(as_json: bool, value, text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(value, indent=2, sort_keys=True))
+    else:
+        click.echo(text)
+
+
+app_argument = click.argument("app", type=click.Path(path_type=Path))
+image_option = click.option("--image", "image", help="Only the image with this name.")
+lock_option = click.option("--lock", "lock_path", type=click.Path(path_type=Path),
+                           help="Lock file (default: nixbuild.lock beside the app).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def _project(app: Path, image: str | None, lock_path: Path | None) -> Project:
+    return Project.load(app, image=image, lock_path=lock_path)
+
+
+def _progress(message: str) -> None:
+    err.print(f"[dim]•[/] {message}", markup=True)
+
+
+@click.group()
+@click.version_option(package_name="nixbuild")
+def main() -> None:
+    """Build Modal-style container images locally and reproducibly with Nix."""
+
+
+@main.command()
+@app_argument
+@image_option
+@lock_option
+@json_option
+@click.option("--frozen", is_flag=True, help="Fail instead of updating a lock that does not match the app.")
+@click.option("--format", "fmt", type=click.Choice(["oci", "docker-archive"]), default="oci",
+              help="oci: the layout in the store (default); docker-archive: also write a tar for `docker load`.")
+@click.option("--output", "-o", type=click.Path(path_type=Path),
+              help="Where to write the docker-archive (default: .nixbuild/<image>.tar).")
+@handled
+def build(app, image, lock_path, as_json, frozen, fmt, output):
+    """Build every image of APP; print each manifest digest, size and location."""
+    from .skopeo import export_docker_archive
+
+    project = _project(app, image, lock_path)
+    built = project.build(frozen=frozen, progress=_progress)
+    rows = []
+    for item in built:
+        row = item.model_dump()
+        if fmt == "docker-archive":
+            dest = output if output and len(built) == 1 else project.out_dir / f"{item.name}.tar"
+            row["docker_archive"] = str(export_docker_archive(Path(item.store_path), "latest", dest, item.name))
+        rows.append(row)
+    text = "\n".join(
+        f"{r['name']}: {r['manifest_digest']}  {_human(r['size'])}  {r['layers']} layers\n"
+        f"  oci:{r['link']}:latest" + (f"\n  docker-archive:{r['docker_archive']}" if "docker_archive" in r else "")
+        for r in rows)
+    emit(as_json, rows, text)
+
+
+@main.command()
+@app_argument
+@image_option
+@lock_option
+@json_option
+@click.option("--check", "check_only", is_flag=True, help="Fail if the lock does not match the app (no network).")
+@click.option("--update", is_flag=True, help="Re-resolve everything against the mirrors' current indexes.")
+@handled
+def lock(app, image, lock_path, as_json, check_only, update):
+    """Pin every input of APP's images in the lock file, without building."""
+    from . import locking
+    from .lock import read_lock
+
+    project = _project(app, image, lock_path)
+    if check_only:
+        locking.require_fresh(project.images, read_lock(project.lock_path), project.lock_path)
+        emit(as_json, {"lock": str(project.lock_path), "fresh": True}, f"{project.lock_path} matches the app")
+        return
+    result = project.lock(update=update, progress=_progress)
+    counts = {name: sum(len(s.packages) for s in img.steps) for name, img in result.images.items()
+              if name in project.images}
+    emit(as_json, {"lock": str(project.lock_path), "packages": counts},
+         f"locked {project.lock_path}: " + ", ".join(f"{n} ({c} packages)" for n, c in counts.items()))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@app_argument
+@image_option
+@lock_option
+@click.option("--writable", is_flag=True, help="Give the command a private writable copy of the image.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@handled
+def run(app, image, lock_path, writable, command):
+    """Run COMMAND (default: the image's Entrypoint/Cmd) inside the built image, no daemon."""
+    from .oci import OciLayout
+    from .runner import run as run_in
+
+    project = _project(app, image, lock_path)
+    built = _single(project.build(progress=_progress), "run")
+    sys.exit(run_in(OciLayout(built.store_path), list(command), project.settings.cache_dir, writable=writable))
+
+
+def _single(built, verb: str):
+    if len(built) != 1:
+        names = ", ".join(b.name for b in built)
+        raise NixbuildError(f"the app defines several images ({names})", fix=f"pick one: nixbuild {verb} --image NAME")
+    return built[0]
+
+
+@main.command()
+@app_argument
+@image_option
+@lock_option
+@json_option
+@handled
+def check(app, image, lock_path, as_json):
+    """Rebuild every image (nix-build --check and a second, empty store) and compare bit for bit."""
+    from .check import check as run_check, raise_if_failed
+
+    project = _project(app, image, lock_path)
+    results = run_check(project)
+    emit(as_json, [r.model_dump() for r in results],
+         "\n".join(f"{r.image}: {'reproducible' if r.ok else 'NOT reproducible'} {r.manifest_digest}"
+                   for r in results))
+    raise_if_failed(results)
+
+
+@main.command()
+@app_argument
+@click.argument("destination")
+@image_option
+@lock_option
+@json_option
+@click.option("--tls-verify/--no-tls-verify", default=None,
+              help="Verify the registry's TLS certificate (default: yes, except on 127.0.0.1/localhost).")
+@handled
+def push(app, destination, image, lock_path, as_json, tls_verify):
+    """Build APP's image and copy it to DESTINATION (docker://HOST/REPO:TAG) with skopeo."""
+    from .skopeo import push as skopeo_push
+
+    project = _project(app, image, lock_path)
+    built = _single(project.build(progress=_progress), "push")
+    result = skopeo_push(Path(built.store_path), "latest", destination, tls_verify=tls_verify)
+    emit(as_json, result.model_dump(),
+         f"pushed {destination}\n  digest: {result.digest}\n"
+         f"  blobs uploaded: {len(result.uploaded)}, already there: {len(result.skipped)}")
+
+
+@main.command()
+@app_argument
+@image_option
+@lock_option
+@json_option
+@handled
+def inspect(app, image, lock_path, as_json):
+    """Show each image's layers, sizes and pinned packages."""
+    from .oci import OciLayout, summarize
+
+    project = _project(app, image, lock_path)
+    built = project.build(frozen=True, progress=_progress)
+    lock = project.lock(frozen=True)
+    out = []
+    for item in built:
+        summary = summarize(OciLayout(item.store_path))
+        packages = [{"step": s.index, "kind": s.kind, "name": p.name, "version": p.version,
+                     "architecture": p.architecture, "sha256": p.sha256}
+                    for s in lock.images[item.name].steps for p in s.packages]
+        out.append({"name": item.name, "summary": summary.model_dump(), "packages": packages})
+    lines = []
+    for entry in out:
+        s = entry["summary"]
+        lines.append(f"{entry['name']}: {s['manifest_digest']}  {_human(s['total_compressed_size'])} compressed, "
+                     f"{_human(s['total_uncompressed_size'])} unpacked")
+        for layer in s["layers"]:
+            lines.append(f"  layer {layer['index']}: {_human(layer['compressed_size']):>10}  "
+                         f"{layer['entries']:>6} entries  {layer['created_by']}")
+        lines.append(f"  packages: {len(entry['packages'])} Debian packages (--json lists them)")
+    emit(as_json, out, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

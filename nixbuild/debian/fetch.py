@@ -1,0 +1,63 @@
+"""Downloads from a Debian mirror: urllib with a timeout and the host's CA bundle.
+
+Every failure becomes a :class:`MirrorError` that names the URL, so the user sees which
+mirror is unreachable and how to point nixbuild at another one.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+
+from nixbuild.errors import MirrorError
+
+from .sources import MIRROR_ENV
+
+TIMEOUT_S = 30.0
+_ATTEMPTS = 2  # one retry: mirrors behind proxies drop the odd connection
+# The bundle Debian's ca-certificates maintains; corporate proxies' CAs are added there.
+_HOST_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """TLS context trusting the CA bundle the host's own tools use."""
+    for candidate in (os.environ.get("SSL_CERT_FILE"), os.environ.get("REQUESTS_CA_BUNDLE")):
+        if candidate and Path(candidate).is_file():
+            return ssl.create_default_context(cafile=candidate)
+    if _HOST_BUNDLE.is_file():
+        return ssl.create_default_context(cafile=str(_HOST_BUNDLE))
+    return ssl.create_default_context()
+
+
+class NotFound(MirrorError):
+    """The mirror answered, but does not have the file (HTTP 404 / missing file)."""
+
+
+def fetch(url: str, *, timeout: float = TIMEOUT_S) -> bytes:
+    """The body of ``url`` (``http(s)://`` or ``file:``); raises :class:`MirrorError`."""
+    fix = (
+        "check the network connection to the mirror, or set "
+        f"{MIRROR_ENV} (and NIXBUILD_DEBIAN_SECURITY_MIRROR) to a reachable Debian mirror"
+    )
+    last_error: Exception | None = None
+    for _ in range(_ATTEMPTS):
+        try:
+            request = urllib.request.Request(url, headers={"User-Agent": "nixbuild"})
+            with urllib.request.urlopen(request, timeout=timeout, context=_ssl_context()) as reply:
+                return reply.read()
+        except urllib.error.HTTPError as error:
+            if error.code in (404, 410):
+                raise NotFound(f"{url}: not found on the mirror (HTTP {error.code})", fix=fix)
+            last_error = error
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, FileNotFoundError):
+                raise NotFound(f"{url}: not found on the mirror", fix=fix)
+            last_error = error
+        except (OSError, ValueError) as error:  # timeouts, resets, malformed URLs
+            last_error = error
+    raise MirrorError(f"cannot download {url}: {last_error}", fix=fix)

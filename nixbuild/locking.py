@@ -1,0 +1,150 @@
+"""Pin every input of a set of images: Image chains -> Lock.
+
+Resolution is incremental. Each resolving step has a fingerprint (its definition on top of
+every resolving step below it); a step whose fingerprint is in the previous lock keeps its
+pins without any index download. When a step must be resolved again, it is resolved against
+the index snapshot the image was locked with (read from the cache, or fetched again by hash),
+so the unchanged steps below it stay exactly as they were. ``update=True`` starts from the
+mirror's current index instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import debian_slim, seed
+from .api.image import Image
+from .debian.index import PackageIndex, load_index, load_snapshot
+from .debian.resolver import minbase, resolve
+from .errors import LockError, NixbuildError
+from .lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
+from .settings import Settings
+from .chain import base_step, python_series_of, resolving_requests, step_where
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class _Indexes:
+    """Indexes loaded during one lock run, shared between images of one distribution."""
+
+    settings: Settings
+    progress: Progress
+    loaded: dict[str, PackageIndex] = field(default_factory=dict)
+
+    def current(self, distribution: str) -> PackageIndex:
+        if distribution not in self.loaded:
+            self.progress(f"fetching the {distribution} package index")
+            self.loaded[distribution] = load_index(distribution, mirrors=self.settings.mirrors,
+                                                   cache_dir=self.settings.cache_dir / "debian")
+        return self.loaded[distribution]
+
+    def snapshot(self, image_lock: ImageLock) -> PackageIndex:
+        key = "|".join(s.packages_sha256 for s in image_lock.snapshots)
+        if key not in self.loaded:
+            self.loaded[key] = load_snapshot(image_lock.snapshots, mirrors=self.settings.mirrors,
+                                             cache_dir=self.settings.cache_dir / "debian")
+        return self.loaded[key]
+
+
+def distribution_of(image: Image) -> str:
+    step = base_step(image)
+    return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
+
+
+def fingerprints(image: Image) -> list[tuple[int, str]]:
+    """(step index, fingerprint) of every resolving step, bottom up."""
+    distribution = distribution_of(image)
+    out, parent = [], ""
+    for index, step in enumerate(image.steps):
+        if resolving_requests(step) is not None:
+            parent = fingerprint(parent, step.model_dump(mode="json"), distribution)
+            out.append((index, parent))
+    return out
+
+
+def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _Indexes, *,
+               update: bool) -> ImageLock:
+    distribution = distribution_of(image)
+    wanted = fingerprints(image)
+    if previous is not None and previous.distribution != distribution:
+        previous = None
+    if previous is not None and not update and [(s.index, s.fingerprint) for s in previous.steps] == wanted:
+        return previous  # nothing to resolve: no index needed at all
+    reuse = {s.fingerprint: s for s in previous.steps} if previous is not None and not update else {}
+    index = indexes.snapshot(previous) if reuse else indexes.current(distribution)
+    installed, steps = [], []
+    for index_pos, fp in wanted:
+        step = image.steps[index_pos]
+        where = step_where(name, index_pos, step)
+        if fp in reuse:
+            pins = reuse[fp].packages
+            packages = [index.package(p.name, p.version) for p in pins]
+        else:
+            indexes.progress(f"resolving {where}")
+            requests = resolving_requests(step)
+            try:
+                if step.kind == "debian_slim":
+                    packages = resolve(index, minbase(index), installed=(), recommends=False)
+                    packages += resolve(index, debian_slim.BASE_PACKAGES, installed=packages, recommends=False)
+                else:
+                    packages = resolve(index, requests, installed=installed, recommends=True)
+            except NixbuildError as exc:
+                raise exc.at(where)
+            pins = [DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)]
+        installed = [*installed, *packages]
+        steps.append(StepLock(index=index_pos, kind=step.kind, fingerprint=fp, packages=pins))
+    return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
+
+
+def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update: bool) -> BootstrapLock:
+    if previous is not None and not update:
+        return previous
+    index = indexes.current(debian_slim.TOOL_DISTRIBUTION)
+    python = resolve(index, debian_slim.TOOL_PYTHON_PACKAGES, installed=(), recommends=False)
+    busybox = DebPin.of(index.candidate(debian_slim.TOOL_BUSYBOX_PACKAGE))
+    settings = indexes.settings
+    tree, nar_hash = seed.prepare(busybox, settings.deb_url(busybox.archive, busybox.path), settings.cache_dir)
+    seed.discard(tree)
+    return BootstrapLock(distribution=debian_slim.TOOL_DISTRIBUTION, snapshots=index.snapshots,
+                         busybox=busybox, busybox_nar_hash=nar_hash,
+                         python=[DebPin.of(p) for p in sorted(python, key=lambda p: p.name)])
+
+
+def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
+         update: bool = False, progress: Progress = lambda _msg: None) -> Lock:
+    indexes = _Indexes(settings, progress)
+    bootstrap = lock_bootstrap(previous.bootstrap if previous else None, indexes, update=update)
+    old = previous.images if previous else {}
+    locked = {name: lock_image(name, image, old.get(name), indexes, update=update)
+              for name, image in images.items()}
+    return Lock(bootstrap=bootstrap, images=locked)
+
+
+def stale(images: dict[str, Image], current: Lock | None) -> list[str]:
+    """Why ``current`` does not pin ``images`` (empty when it does). Never touches the network."""
+    if current is None:
+        return ["there is no lock file"]
+    problems = []
+    for name, image in images.items():
+        locked = current.images.get(name)
+        if locked is None:
+            problems.append(f"image {name!r} is not in the lock")
+            continue
+        wanted = fingerprints(image)
+        have = [(s.index, s.fingerprint) for s in locked.steps]
+        if wanted != have:
+            changed = [step_where(name, i, image.steps[i]) for (i, fp) in wanted if (i, fp) not in have]
+            problems.append(f"image {name!r} changed since it was locked: " + (", ".join(changed) or "steps removed"))
+    for name in current.images.keys() - images.keys():
+        problems.append(f"the lock has image {name!r}, which the app no longer defines")
+    return problems
+
+
+def require_fresh(images: dict[str, Image], current: Lock | None, lock_path) -> None:
+    problems = stale(images, current)
+    if problems:
+        raise LockError("the lock does not match the app:\n  " + "\n  ".join(problems),
+                        where=str(lock_path), fix="run `nixbuild lock` to pin the changed steps")
+

@@ -1,0 +1,129 @@
+"""The Nix commands nixbuild runs, with the options every call needs on this kind of machine.
+
+- ``sandbox = true``: Debian's nix.conf turns the sandbox off; hermeticity is the product.
+- ``substituters = ''``: no binary cache is reachable, and trying one costs seconds per call.
+- ``max-jobs = auto``: Debian's default of 1 serialises hundreds of small .deb fetches.
+- ``ssl-cert-file``: the host CA bundle, so fetches work behind an intercepting proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import BuildError, ToolMissing
+
+NIX_DIR = Path(__file__).resolve().parent.parent / "nix"
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def nix_dir() -> Path:
+    """The nix/ library: beside the package in a checkout, or NIXBUILD_NIX_DIR."""
+    path = Path(os.environ.get("NIXBUILD_NIX_DIR", NIX_DIR))
+    if not (path / "default.nix").exists():
+        raise ToolMissing(f"nixbuild's Nix library is not at {path}",
+                          fix="set NIXBUILD_NIX_DIR to the nix/ folder of a nixbuild checkout")
+    return path
+
+
+def require(tool: str, package: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        raise ToolMissing(f"`{tool}` is not installed", fix=f"apt-get install {package}")
+    return found
+
+
+def common_options(store: str | None = None) -> list[str]:
+    opts = ["--option", "sandbox", "true", "--option", "substituters", "", "--max-jobs", "auto"]
+    if os.path.exists(HOST_CA_BUNDLE):
+        opts += ["--option", "ssl-cert-file", HOST_CA_BUNDLE]
+    if store:
+        opts += ["--store", store]
+    return opts
+
+
+_FOD_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '([^']+)':\s*specified:\s*(\S+)\s*got:\s*(\S+)")
+
+
+def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = None,
+          check: bool = False, attr: str | None = None) -> Path:
+    """``nix-build nix/image.nix --arg specFile SPEC``; returns the output store path."""
+    cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
+    cmd += common_options(store)
+    if attr:
+        cmd += ["-A", attr]
+    cmd += ["--out-link", str(out_link)] if out_link else ["--no-out-link"]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise build_error(proc.stderr, proc.returncode)
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+class HashMismatch(BuildError):
+    def __init__(self, drv: str, specified: str, got: str):
+        self.drv, self.specified, self.got = drv, specified, got
+        super().__init__(f"downloaded bytes of {drv} do not match the lock (lock: {specified}, got: {got})",
+                         fix="the mirror serves a different file than the one locked: point the mirror "
+                             "configuration at a snapshot that has it, or re-lock with `nixbuild lock --update`")
+
+
+class NotDeterministic(BuildError):
+    def __init__(self, path: str, log: str):
+        self.path = path
+        super().__init__(f"rebuilding {path} gave different bytes\n{log}")
+
+
+def build_error(stderr: str, code: int) -> BuildError:
+    mismatch = _FOD_MISMATCH.search(stderr)
+    if mismatch:
+        return HashMismatch(*mismatch.groups())
+    differs = re.search(r"output '([^']+)' of '[^']+' (?:may not be deterministic|differs)", stderr)
+    if code == 104 or differs:
+        return NotDeterministic(differs.group(1) if differs else "?", _tail(stderr))
+    return BuildError(f"nix-build failed (exit {code}):\n{_tail(stderr)}",
+                      fix="read the builder log above; `nix log <drv>` shows a whole log")
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def add_fixed_recursive(path: Path, store: str | None = None) -> str:
+    """``nix-store --add-fixed --recursive sha256 PATH`` -> store path."""
+    cmd = [require("nix-store", "nix-bin"), "--add-fixed", "--recursive", "sha256", str(path)]
+    if store:
+        cmd += ["--store", store]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nix-store --add-fixed {path} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def nar_hash(path: Path) -> str:
+    """The NAR sha256 (nix base32) of a directory, as a recursive fixed-output hash."""
+    proc = subprocess.run([require("nix-hash", "nix-bin"), "--type", "sha256", "--base32", str(path)],
+                          capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+def is_valid(store_path: str, store: str | None = None) -> bool:
+    cmd = [require("nix-store", "nix-bin"), "--check-validity", store_path]
+    if store:
+        cmd += ["--store", store]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def instantiate_path(expr_file: Path, args: dict[str, str], attr: str) -> str:
+    """Evaluate ``attr`` of a Nix file to its output path, without building."""
+    cmd = [require("nix-instantiate", "nix-bin"), "--eval", "--json", str(expr_file), "-A", attr]
+    for k, v in args.items():
+        cmd += ["--arg", k, v]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nix-instantiate failed:\n{_tail(proc.stderr)}")
+    return proc.stdout.strip().strip('"')

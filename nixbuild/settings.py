@@ -1,0 +1,32 @@
+"""Where nixbuild keeps things and which mirrors it uses: configuration, not code."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from .debian.sources import Mirrors, configured_mirrors
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True, ignored_types=(cached_property,))
+
+    cache_dir: Path
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        cache = os.environ.get("NIXBUILD_CACHE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nixbuild")
+        return cls(cache_dir=Path(cache))
+
+    @cached_property
+    def mirrors(self) -> Mirrors:
+        # Read lazily: a warm build with an unchanged lock never needs them.
+        return configured_mirrors()
+
+    def deb_url(self, archive: str, path: str) -> str:
+        base = self.mirrors.debian if archive == "debian" else self.mirrors.security
+        return f"{base}/{path}"
