@@ -1,0 +1,154 @@
+"""Unit tests of the sandbox builder scripts (nix/builders), run on the host Python."""
+
+import gzip
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+import deb_layer
+import layertar
+import maintainer
+from debfile import ar_members, format_stanza, parse_stanza
+
+
+def read_layer(path):
+    with tarfile.open(path, "r:gz") as tar:
+        return [(m.name, m.type, m.mode, m.uid, m.gid, m.mtime, m.linkname,
+                 tar.extractfile(m).read() if m.isreg() else None) for m in tar]
+
+
+def test_usrmerge_maps_top_level_dirs_and_run():
+    assert deb_layer.usrmerge("bin/bash") == "usr/bin/bash"
+    assert deb_layer.usrmerge("lib64/ld-linux-x86-64.so.2") == "usr/lib64/ld-linux-x86-64.so.2"
+    assert deb_layer.usrmerge("var/run/foo.pid") == "run/foo.pid"
+    assert deb_layer.usrmerge("var/lock") == "run/lock"
+    assert deb_layer.usrmerge("library/x") == "library/x"
+    assert deb_layer.usrmerge("usr/bin/env") == "usr/bin/env"
+
+
+def test_relocated_relative_links_still_point_at_their_target():
+    # /lib/x/libfoo.so -> ../../usr/lib/x/libfoo.so.1 moves to /usr/lib/x/libfoo.so
+    assert deb_layer.relocate_link("lib/x/libfoo.so", "usr/lib/x/libfoo.so", "../../usr/lib/x/libfoo.so.1") \
+        == "libfoo.so.1"
+    assert deb_layer.relocate_link("bin/sh", "usr/bin/sh", "dash") == "dash"
+    assert deb_layer.relocate_link("bin/x", "usr/bin/x", "/etc/alternatives/x") == "/etc/alternatives/x"
+
+
+@pytest.mark.parametrize("path,dropped", [
+    ("usr/share/doc/bash/README", True),
+    ("usr/share/doc/bash/copyright", False),
+    ("usr/share/man/man1/ls.1.gz", True),
+    ("usr/share/locale/de/LC_MESSAGES/x.mo", True),
+    ("usr/share/zoneinfo/UTC", False),
+    ("usr/share/info/dir", True),
+])
+def test_slim_rules(path, dropped):
+    assert deb_layer.slimmed(path) is dropped
+
+
+def test_stanza_round_trip_keeps_continuations():
+    text = "Package: a\nVersion: 1\nDescription: short\n long line\n .\n more\n"
+    fields = parse_stanza(text)
+    assert fields["Description"] == "short\n long line\n .\n more"
+    assert format_stanza(fields) == text
+    status = deb_layer.status_stanza(fields, {"etc/a.conf": "d41d8cd98f00b204e9800998ecf8427e"})
+    assert status.splitlines()[:2] == ["Package: a", "Status: install ok installed"]
+    assert "Conffiles:\n /etc/a.conf d41d8cd98f00b204e9800998ecf8427e\n" in status
+
+
+def test_ar_members_parses_padding():
+    def member(name, data):
+        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode()
+        return header + data + (b"\n" if len(data) % 2 else b"")
+    blob = b"!<arch>\n" + member("debian-binary", b"2.0\n") + member("odd", b"abc") + member("after", b"xy")
+    assert ar_members(blob) == {"debian-binary": b"2.0\n", "odd": b"abc", "after": b"xy"}
+
+
+def test_layer_is_deterministic_sorted_and_normalised(tmp_path):
+    def entries():
+        file_info = tarfile.TarInfo("usr/bin/tool")
+        file_info.type, file_info.mode, file_info.size, file_info.mtime = tarfile.REGTYPE, 0o755, 3, 123456
+        file_info.uname = "builder"
+        return {
+            "usr/bin/tool": layertar.Entry(file_info, b"abc"),
+            "usr": layertar.directory("usr"),
+            "usr/bin": layertar.directory("usr/bin"),
+            "etc": layertar.directory("etc"),
+            "etc/x": layertar.regular("etc/x", b"1", gid=42),
+            "usr-foo": layertar.regular("usr-foo", b""),
+        }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    meta_a = layertar.write_layer(entries(), str(tmp_path / "a"), epoch=1)
+    meta_b = layertar.write_layer(dict(reversed(list(entries().items()))), str(tmp_path / "b"), epoch=1)
+    assert meta_a == meta_b
+    blob = (tmp_path / "a" / "layer.tar.gz").read_bytes()
+    assert meta_a["digest"] == "sha256:" + hashlib.sha256(blob).hexdigest()
+    assert meta_a["diffId"] == "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+    members = read_layer(tmp_path / "a" / "layer.tar.gz")
+    # parents first: "usr" < "usr/bin" < "usr/bin/tool" < "usr-foo" by components
+    assert [m[0] for m in members] == ["etc", "etc/x", "usr", "usr/bin", "usr/bin/tool", "usr-foo"]
+    assert {m[5] for m in members} == {1}
+    tool = members[4]
+    assert tool[2] == 0o755 and tool[7] == b"abc"
+    assert members[1][4] == 42
+    with tarfile.open(tmp_path / "a" / "layer.tar.gz") as tar:
+        assert {m.uname for m in tar} == {""}
+
+
+def test_hard_link_sorted_before_its_target_carries_the_data(tmp_path):
+    target = layertar.regular("usr/bin/zz-real", b"payload", 0o755)
+    link_info = tarfile.TarInfo("usr/bin/aa-link")
+    link_info.type, link_info.linkname = tarfile.LNKTYPE, "usr/bin/zz-real"
+    entries = {"usr/bin/zz-real": target, "usr/bin/aa-link": layertar.Entry(link_info)}
+    layertar.write_layer(entries, str(tmp_path), epoch=1)
+    members = {m[0]: m for m in read_layer(tmp_path / "layer.tar.gz")}
+    assert members["usr/bin/aa-link"][1] == tarfile.REGTYPE and members["usr/bin/aa-link"][7] == b"payload"
+    assert members["usr/bin/zz-real"][1] == tarfile.LNKTYPE
+    assert members["usr/bin/zz-real"][6] == "usr/bin/aa-link"
+    # and extraction gives both names the data
+    with tarfile.open(tmp_path / "layer.tar.gz") as tar:
+        tar.extractall(tmp_path / "x", filter="tar")
+    assert (tmp_path / "x/usr/bin/zz-real").read_bytes() == b"payload"
+
+
+def _layer(files: dict[str, bytes], new: set[str], installed: set[str] | None = None):
+    entries = {p: layertar.regular(p, d) for p, d in files.items()}
+    return maintainer.Layer(entries, new, installed or new)
+
+
+def test_base_passwd_writes_accounts_with_locked_shadow():
+    layer = _layer({"usr/share/base-passwd/passwd.master": b"root:x:0:0:root:/root:/bin/bash\n",
+                    "usr/share/base-passwd/group.master": b"root:*:0:\nshadow:*:42:\n"}, {"base-passwd"})
+    maintainer.apply(layer, deb_layer.usrmerge)
+    assert layer.read("etc/passwd").startswith(b"root:x:0:0")
+    assert layer.read("etc/shadow") == b"root:*:0:0:99999:7:::\n"
+    assert layer.entries["etc/shadow"].info.gid == maintainer.GID_SHADOW
+    assert layer.entries["etc/shadow"].info.mode == 0o640
+
+
+def test_ca_bundle_concatenates_every_certificate_in_order():
+    layer = _layer({"usr/share/ca-certificates/mozilla/B.crt": b"-----B-----\n",
+                    "usr/share/ca-certificates/mozilla/A.crt": b"-----A-----"}, {"ca-certificates"})
+    maintainer.apply(layer, deb_layer.usrmerge)
+    assert layer.read("etc/ssl/certs/ca-certificates.crt") == b"-----A-----\n-----B-----\n"
+    assert layer.entries["etc/ssl/certs/A.pem"].info.linkname == "/usr/share/ca-certificates/mozilla/A.crt"
+
+
+def test_alternatives_pick_the_highest_priority_installed_candidate():
+    layer = _layer({}, {"gawk"}, installed={"mawk", "gawk"})
+    maintainer.apply(layer, deb_layer.usrmerge)
+    assert layer.entries["usr/bin/awk"].info.linkname == "/etc/alternatives/awk"
+    assert layer.entries["etc/alternatives/awk"].info.linkname == "/usr/bin/gawk"
+    # a layer that adds only the lower-priority candidate leaves the link alone
+    lower = _layer({}, {"mawk"}, installed={"mawk", "gawk"})
+    maintainer.apply(lower, deb_layer.usrmerge)
+    assert "etc/alternatives/awk" not in lower.entries
+
+
+def test_python_stdlib_effect_drops_the_externally_managed_marker():
+    layer = _layer({"usr/lib/python3.11/EXTERNALLY-MANAGED": b"[externally-managed]\n"}, {"libpython3.11-stdlib"})
+    maintainer.apply(layer, deb_layer.usrmerge)
+    assert "usr/lib/python3.11/EXTERNALLY-MANAGED" not in layer.entries

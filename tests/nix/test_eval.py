@@ -1,0 +1,73 @@
+"""Evaluate the Nix library (no builds) with nix-instantiate against a small spec fixture."""
+
+import json
+import subprocess
+from pathlib import Path
+
+NIX = Path(__file__).resolve().parents[2] / "nix"
+SHA = "0" * 63 + "1"
+NAR = "0" * 52
+
+
+def spec(url_base="http://127.0.0.1:1/debian", layers=2):
+    deb = lambda name: {"url": f"{url_base}/pool/{name}", "sha256": SHA, "name": name}  # noqa: E731
+    return {
+        "name": "t", "ref": "latest", "architecture": "amd64", "created": "1970-01-01T00:00:01Z", "epoch": 1,
+        "bootstrap": {"busybox": {"name": "busybox", "narHash": NAR}, "debs": [deb("py_1_amd64.deb")]},
+        "layers": [{"kind": "debs", "name": f"l{i}", "createdBy": f"step {i}", "base": i == 0,
+                    "debs": [deb(f"p{i}_1~rc1_amd64.deb")]} for i in range(layers)],
+        "config": {"Env": ["A=1"]},
+    }
+
+
+def evaluate(expr: str, spec_value: dict, tmp_path: Path):
+    spec_file = tmp_path / f"spec-{abs(hash(json.dumps(spec_value)))}.json"
+    spec_file.write_text(json.dumps(spec_value))
+    full = f"let lib = import {NIX}/default.nix {{}}; spec = builtins.fromJSON (builtins.readFile {spec_file}); in {expr}"
+    proc = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--expr", full],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_store_names_are_sanitised():
+    out = subprocess.run(["nix-instantiate", "--eval", "--json", "--expr",
+                          f'(import {NIX}/fetch.nix).storeName "libssl3_3.0.22-1~deb12u2:amd64"'],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == "libssl3_3.0.22-1_deb12u2_amd64"
+
+
+def test_one_layer_derivation_per_spec_layer(tmp_path):
+    names = evaluate("map (l: l.name) (lib.buildImage spec).layers", spec(layers=3), tmp_path)
+    assert names == ["layer-0-l0", "layer-1-l1", "layer-2-l2"]
+
+
+def test_fetches_are_fixed_output_with_the_locked_hash(tmp_path):
+    attrs = evaluate('let d = (import ' + str(NIX) + '/fetch.nix).fetchFile (builtins.head (builtins.head spec.layers).debs);'
+                     ' in { inherit (d) outputHash outputHashMode builder name; }', spec(), tmp_path)
+    assert attrs == {"outputHash": SHA, "outputHashMode": "flat", "builder": "builtin:fetchurl",
+                     "name": "p0_1_rc1_amd64.deb"}
+
+
+def test_changing_the_mirror_changes_no_output_path(tmp_path):
+    expr = "(lib.buildImage spec).outPath"
+    a = evaluate(expr, spec("http://127.0.0.1:1/debian"), tmp_path)
+    b = evaluate(expr, spec("http://127.0.0.1:2/elsewhere"), tmp_path)
+    assert a == b and a.startswith("/nix/store/")
+
+
+def test_a_changed_top_layer_leaves_lower_layers_alone(tmp_path):
+    first = spec()
+    second = spec()
+    second["layers"][1]["debs"][0]["sha256"] = "0" * 63 + "2"
+    lower = "map (l: l.outPath) (lib.buildImage spec).layers"
+    a, b = evaluate(lower, first, tmp_path), evaluate(lower, second, tmp_path)
+    assert a[0] == b[0] and a[1] != b[1]
+
+
+def test_config_reaches_the_image_derivation(tmp_path):
+    image_spec = evaluate("builtins.fromJSON (builtins.unsafeDiscardStringContext (lib.buildImage spec).imageSpec)",
+                          spec(), tmp_path)
+    assert image_spec["config"] == {"Env": ["A=1"]}
+    assert image_spec["created"] == "1970-01-01T00:00:01Z"
+    assert len(image_spec["layers"]) == 2
