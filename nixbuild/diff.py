@@ -151,7 +151,8 @@ class Report(BaseModel):
             )
         if any(layer.compression_only for layer in layers):
             hints.append(
-                "the same tar is compressed differently: fix the gzip header (mtime 0, no name) and the compressor and level"
+                "the same tar is compressed differently: fix the gzip header (mtime 0, no name) "
+                "and the compressor and its level"
             )
         if not hints:
             hints.append(
@@ -404,7 +405,8 @@ def _compression_notes(a: OciLayout, da: Descriptor, b: OciLayout, db: Descripto
         ]
     elif kind == "zstd":
         notes.append(
-            "the zstd frames differ (compression level, window size, checksum flag or library version)"
+            "the zstd frames differ "
+            "(compression level, window size, checksum flag or library version)"
         )
     return notes
 
@@ -484,7 +486,10 @@ def _without(diffs: list[FieldDiff], paths: set[str]) -> list[FieldDiff]:
 
 
 def _same_values(what: str) -> str:
-    return f"{what} has the same JSON values but different bytes (key order, whitespace or number spelling)"
+    return (
+        f"{what} has the same JSON values but different bytes "
+        "(key order, whitespace or number spelling)"
+    )
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -508,7 +513,10 @@ def _show_field(field: str, value: Any) -> str:
     if field == "mode":
         return oct(value)
     if field == "mtime":
-        moment = datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            moment = datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):  # tar allows mtimes datetime does not
+            return str(value)
         return f"{value} ({moment})"
     if field == "content":
         return _short(value)

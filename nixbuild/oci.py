@@ -486,7 +486,8 @@ class OciLayout:
         # The digest becomes a path: anything but algorithm:hex could escape blobs/.
         if not match or len(match[2]) != _HEX_LENGTH[match[1]]:
             raise NixbuildError(
-                f"malformed or unsupported digest {digest!r} (expected sha256:<64 hex> or sha512:<128 hex>)",
+                f"malformed or unsupported digest {digest!r} "
+                "(expected sha256:<64 hex> or sha512:<128 hex>)",
                 where=str(self.path),
                 fix=_CORRUPT_FIX,
             )
@@ -530,7 +531,7 @@ class OciLayout:
         if ref is None:
             if len(entries) != 1:
                 raise NixbuildError(
-                    f"{self.path} holds {len(entries)} images ({names}); say which one",
+                    f"the layout holds {len(entries)} images ({names}); say which one",
                     where=str(self.path),
                 )
             chosen = entries[0]
@@ -538,21 +539,21 @@ class OciLayout:
             matches = [d for d in entries if ref in (d.ref_name, d.digest)]
             if not matches:
                 raise NixbuildError(
-                    f"no image {ref!r} in {self.path}; it holds: {names}", where=str(self.path)
+                    f"no image {ref!r} in the layout; it holds: {names}", where=str(self.path)
                 )
             chosen = matches[0]
-        if chosen.media_type in (INDEX_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE):
-            raise NixbuildError(
-                f"image {ref or chosen.digest!r} is a multi-platform index; nixbuild reads "
-                "single-platform images",
-                where=str(self.path),
-                fix="copy the one platform you need (skopeo copy --override-arch/--override-os)",
-            )
         return chosen
 
     def manifest(self, ref: str | Descriptor | None = None) -> Manifest:
         """The image manifest for a ref name, a digest or a descriptor (None: the only one)."""
         descriptor = ref if isinstance(ref, Descriptor) else self.manifest_descriptor(ref)
+        if descriptor.media_type in (INDEX_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE):
+            name = descriptor.ref_name or descriptor.digest
+            raise NixbuildError(
+                f"image {name!r} is a multi-platform index; nixbuild reads single-platform images",
+                where=str(self.path),
+                fix="copy the one platform you need (skopeo copy --override-arch/--override-os)",
+            )
         return _parse(
             Manifest,
             self.read_blob(descriptor),

@@ -97,7 +97,7 @@ def _validator(schema_file: str) -> Draft4Validator:
 
 
 def validate_json(document: Any, schema_file: str, where: str) -> None:
-    """Validate one JSON document against one of the schema files; AssertionError lists all errors."""
+    """Validate a JSON document against one schema file; AssertionError lists every error."""
     errors = sorted(
         _validator(schema_file).iter_errors(document), key=lambda e: list(e.absolute_path)
     )
@@ -173,7 +173,8 @@ class _LayoutChecker:
         diff_ids = config_doc["rootfs"]["diff_ids"]
         if len(diff_ids) != len(document["layers"]):
             raise AssertionError(
-                f"{where}: {len(document['layers'])} layers but {len(diff_ids)} diff_ids in the config"
+                f"{where}: {len(document['layers'])} layers but "
+                f"{len(diff_ids)} diff_ids in the config"
             )
         for i, (layer, diff_id) in enumerate(zip(document["layers"], diff_ids)):
             what = f"{where} layers[{i}] {layer['digest']}"

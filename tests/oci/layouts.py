@@ -111,16 +111,13 @@ def write_layout(
     blob_store: Path | None = None,
     config_hook: Hook | None = None,
     manifest_hook: Hook | None = None,
-    layer_blob_hook: Callable[[int, bytes], bytes] | None = None,
 ) -> Path:
     """Write an OCI layout with one image; the hooks edit documents before they are written."""
     writer = _Writer(root, blob_store)
     descriptors, diff_ids = [], []
-    for i, entries in enumerate(layers):
+    for entries in layers:
         tar = tar_bytes(entries, tar_format)
         blob = gzip_bytes(tar, gzip_mtime) if compression == "gzip" else tar
-        if layer_blob_hook:
-            blob = layer_blob_hook(i, blob)
         descriptors.append(writer.blob(blob, LAYER_TYPES[compression]))
         diff_ids.append(sha256(tar))
     config = {

@@ -217,7 +217,8 @@ def test_same_json_other_bytes(tmp_path: Path) -> None:
     report = compare(OciLayout(root_a), OciLayout(root_b))
     assert not report.identical
     assert report.notes == [
-        "index.json has the same JSON values but different bytes (key order, whitespace or number spelling)"
+        "index.json has the same JSON values but different bytes "
+        "(key order, whitespace or number spelling)"
     ]
 
 

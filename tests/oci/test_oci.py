@@ -195,3 +195,18 @@ def test_zstd_without_a_decompressor_is_a_clear_error(
         list(layout.iter_layer(layer, diff_id))
     assert "zstandard" in str(error.value.fix)
     assert layer.digest in str(error.value.where)
+
+
+def test_several_images_and_nested_indexes(image: Path) -> None:
+    index_path = image / "index.json"
+    index = json.loads(index_path.read_text())
+    nested = {**index["manifests"][0], "mediaType": "application/vnd.oci.image.index.v1+json"}
+    nested["annotations"] = {"org.opencontainers.image.ref.name": "multi"}
+    index["manifests"].append(nested)
+    index_path.write_text(json.dumps(index))
+    layout = OciLayout(image)
+    with pytest.raises(NixbuildError, match="holds 2 images \\('latest', 'multi'\\); say which"):
+        layout.manifest()
+    assert layout.manifest("latest").layers
+    with pytest.raises(NixbuildError, match="image 'multi' is a multi-platform index"):
+        layout.manifest("multi")
