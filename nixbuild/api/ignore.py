@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr
 
@@ -33,13 +33,17 @@ class FilePatternMatcher(FrozenModel):
     patterns_file: str | None = None
 
     def __init__(self, *pattern: str, **data: Any):
-        for item in pattern:
+        # Positional patterns from user code; pydantic also calls this with ``patterns=`` when
+        # it reads a step back from JSON.
+        if pattern:
+            data["patterns"] = pattern
+        for item in data.get("patterns", ()):
             if not isinstance(item, str):
                 raise InvalidError("FilePatternMatcher patterns must be strings")
             # Modal parses patterns in the constructor; this is its one eager failure.
             if item.strip() == "!":
                 raise ValueError('Illegal exclusion pattern: "!"')
-        super().__init__(patterns=tuple(pattern), **data)
+        super().__init__(**data)
 
     @classmethod
     def from_file(cls, file_path: str | os.PathLike[str]) -> FilePatternMatcher:
@@ -83,9 +87,7 @@ class CallableIgnore(FrozenModel):
         return self._predicate
 
 
-IgnoreSpec = Annotated[
-    Union[FilePatternMatcher, AutoDockerignore, CallableIgnore], Field(discriminator="kind")
-]
+IgnoreSpec = Annotated[FilePatternMatcher | AutoDockerignore | CallableIgnore, Field(discriminator="kind")]
 
 AUTO_DOCKERIGNORE = AutoDockerignore()
 # Modal's default for add_local_python_source: keep only .py files.

@@ -86,9 +86,7 @@ def _step_env(env: Any) -> dict[str, str]:
     return validate_env_dict(env) if env else {}
 
 
-def _layer_options(
-    *, force_build: bool, env: Any, secrets: Any, gpu: Any, inherited: bool = False
-) -> dict[str, Any]:
+def _layer_options(*, force_build: bool, env: Any, secrets: Any, gpu: Any, inherited: bool = False) -> dict[str, Any]:
     """``force_build``/``env``/``secrets``/``gpu`` of a layer-building step, checked as Modal does."""
     return {
         "force_build": inherited or bool(force_build),
@@ -98,9 +96,7 @@ def _layer_options(
     }
 
 
-def _pip_options(
-    find_links: Any, index_url: Any, extra_index_url: Any, pre: Any, extra_options: Any
-) -> dict[str, Any]:
+def _pip_options(find_links: Any, index_url: Any, extra_index_url: Any, pre: Any, extra_options: Any) -> dict[str, Any]:
     return {
         "find_links": find_links,
         "index_url": index_url,
@@ -151,6 +147,10 @@ class Image:
     def _then(self, step: s.Step) -> Image:
         return Image._from_steps((*self._steps, step))
 
+    def _options(self, force_build: bool, env: Any, secrets: Any, gpu: Any) -> dict[str, Any]:
+        """Layer options of a step added to this image: ``force_build`` is inherited."""
+        return _layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build)
+
     @property
     def steps(self) -> tuple[s.Step, ...]:
         return self._steps
@@ -176,20 +176,12 @@ class Image:
         """Debian slim with Python ``python_version`` (default: the local ``major.minor``)."""
         if isinstance(python_version, float):
             raise TypeError("The `python_version` argument should be a string, not a float.")
-        python_version = _check_version_type(python_version)
-        resolved = python_version if python_version is not None else local_python_version()
-        return Image._from_steps(
-            (_make(s.DebianSlim, python_version=python_version, python_version_resolved=resolved, force_build=force_build),)
-        )
+        return _python_base(s.DebianSlim, python_version, force_build)
 
     @staticmethod
     def micromamba(python_version: str | None = None, force_build: bool = False) -> Image:
         """A micromamba base with Python ``python_version`` from conda-forge."""
-        python_version = _check_version_type(python_version)
-        resolved = python_version if python_version is not None else local_python_version()
-        return Image._from_steps(
-            (_make(s.Micromamba, python_version=python_version, python_version_resolved=resolved, force_build=force_build),)
-        )
+        return _python_base(s.Micromamba, python_version, force_build)
 
     @staticmethod
     def from_scratch(force_build: bool = False) -> Image:
@@ -223,8 +215,6 @@ class Image:
         **kwargs: Any,
     ) -> Image:
         """An image from AWS ECR; ``secret`` holds IAM keys or an OIDC role, and ``AWS_REGION``."""
-        if "secrets" in kwargs:
-            raise TypeError("Passing a list of 'secrets' is not supported; use the singular 'secret' argument.")
         return _registry_image(
             "from_aws_ecr", tag, secret, "aws", setup_dockerfile_commands, force_build, add_python, kwargs
         )
@@ -240,8 +230,6 @@ class Image:
         **kwargs: Any,
     ) -> Image:
         """An image from GCP Artifact Registry; ``secret`` holds ``SERVICE_ACCOUNT_JSON``."""
-        if "secrets" in kwargs:
-            raise TypeError("Passing a list of 'secrets' is not supported; use the singular 'secret' argument.")
         return _registry_image(
             "from_gcp_artifact_registry", tag, secret, "gcp", setup_dockerfile_commands, force_build, add_python, kwargs
         )
@@ -296,7 +284,7 @@ class Image:
             _make(
                 s.AptInstall,
                 packages=tuple(pkgs),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -324,7 +312,7 @@ class Image:
                 s.PipInstall,
                 packages=tuple(sorted(pkgs)),
                 **_pip_options(find_links, index_url, extra_index_url, pre, extra_options),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -364,7 +352,7 @@ class Image:
                 repositories=tuple(repositories),
                 git_user=git_user,
                 **_pip_options(find_links, index_url, extra_index_url, pre, extra_options),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -389,7 +377,7 @@ class Image:
                 s.PipInstallFromRequirements,
                 requirements_txt=path_str(requirements_txt),
                 **_pip_options(find_links, index_url, extra_index_url, pre, extra_options),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -416,7 +404,7 @@ class Image:
                 pyproject_toml=path_str(pyproject_toml),
                 optional_dependencies=tuple(optional_dependencies),
                 **_pip_options(find_links, index_url, extra_index_url, pre, extra_options),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -437,7 +425,7 @@ class Image:
         gpu: str | None = None,
     ) -> Image:
         """Install Python packages and requirements files with uv (packages recorded sorted)."""
-        env = _step_env(env)  # Modal checks env before the packages
+        env_vars = _step_env(env)  # Modal checks env before the packages
         pkgs = flatten_str_args("uv_pip_install", "packages", packages)
         reqs = optional_str_list(requirements, "requirements")
         if not pkgs and not reqs:
@@ -450,7 +438,7 @@ class Image:
                 requirements=tuple(reqs),
                 uv_version=uv_version,
                 **_pip_options(find_links, index_url, extra_index_url, pre, extra_options),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env_vars, secrets, gpu),
             )
         )
 
@@ -483,7 +471,7 @@ class Image:
                 only=tuple(only),
                 poetry_version=poetry_version,
                 old_installer=old_installer,
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -503,7 +491,7 @@ class Image:
         gpu: str | None = None,
     ) -> Image:
         """``uv sync`` a local uv project's dependencies into ``/.uv/.venv``."""
-        options = _layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build)
+        options = self._options(force_build, env, secrets, gpu)
         return self._then(
             _make(
                 s.UvSync,
@@ -529,7 +517,7 @@ class Image:
         gpu: str | None = None,
     ) -> Image:
         """Install conda packages with micromamba, in the order given."""
-        env = _step_env(env)  # Modal checks env before the packages
+        env_vars = _step_env(env)  # Modal checks env before the packages
         pkgs = flatten_str_args("micromamba_install", "packages", packages)
         if not pkgs and spec_file is None:
             return self
@@ -539,7 +527,7 @@ class Image:
                 packages=tuple(pkgs),
                 spec_file=None if spec_file is None else path_str(spec_file),
                 channels=tuple(channels),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env_vars, secrets, gpu),
             )
         )
 
@@ -557,7 +545,7 @@ class Image:
         force_build: bool = False,
     ) -> Image:
         """Run shell commands, one ``RUN`` each, in one layer."""
-        env = _step_env(env)  # Modal checks env before the commands
+        env_vars = _step_env(env)  # Modal checks env before the commands
         cmds = flatten_str_args("run_commands", "commands", commands)
         if not cmds:
             return self
@@ -566,7 +554,7 @@ class Image:
                 s.RunCommands,
                 commands=tuple(cmds),
                 volumes=validate_volumes(volumes, only_modal_volumes="Image.run_commands"),
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env_vars, secrets, gpu),
             )
         )
 
@@ -595,7 +583,7 @@ class Image:
                 context_dir=None if context_dir is None else path_str(context_dir),
                 ignore=to_ignore_spec(ignore),
                 build_args=build_args,
-                **_layer_options(force_build=force_build, env=env, secrets=secrets, gpu=gpu, inherited=self.force_build),
+                **self._options(force_build, env, secrets, gpu),
             )
         )
 
@@ -638,23 +626,21 @@ class Image:
         include_source: bool = True,
     ) -> Image:
         """Run a module-level function inside the image; its filesystem changes become a layer."""
-        env_dict = _step_env(env)
+        # gpu is parsed separately: only here (and on app functions) may it be a list.
+        options = self._options(force_build, env, secrets, gpu=None)
         function = check_build_function(raw_f)
         gpus = parse_gpu_choices(gpu)
         source_file = inspect.getsourcefile(function) or function.__code__.co_filename
         step = _make(
             s.RunFunction,
+            **{**options, "gpu": gpus[0] if gpus else None},
+            gpu_fallbacks=gpus[1:],
             function_name=function.__qualname__,
             module=function.__module__,
             module_file=os.path.basename(source_file),
             source=function_source(function),
             referenced_globals=referenced_globals(function),  # type: ignore[arg-type]
             arguments_pickle=pickle_arguments(args, kwargs),
-            force_build=self.force_build or bool(force_build),
-            env=env_dict,
-            secrets=check_secrets(secrets),
-            gpu=gpus[0] if gpus else None,
-            gpu_fallbacks=gpus[1:],
             volumes=validate_volumes(volumes),
             network_file_systems=validate_network_file_systems(network_file_systems),
             cpu=cpu,
@@ -749,7 +735,9 @@ class Image:
         except Exception as exc:
             self.inside_exceptions.append(exc)
             if not isinstance(exc, ImportError):
-                warnings.warn(f"Warning: caught a non-ImportError exception in an `imports()` block: {exc!r}")
+                warnings.warn(
+                    f"Warning: caught a non-ImportError exception in an `imports()` block: {exc!r}", stacklevel=3
+                )
 
     def build(self, app: Any = None) -> Image:
         """Modal builds eagerly on its servers here; nixbuild builds from the command line."""
@@ -773,6 +761,13 @@ class Image:
         )
 
 
+def _python_base(step_cls: type[s.DebianSlim] | type[s.Micromamba], python_version: Any, force_build: bool) -> Image:
+    python_version = _check_version_type(python_version)
+    resolved = python_version if python_version is not None else local_python_version()
+    step = _make(step_cls, python_version=python_version, python_version_resolved=resolved, force_build=force_build)
+    return Image._from_steps((step,))
+
+
 def _check_registry_secret(secret: Any) -> Secret | None:
     if secret is not None and not isinstance(secret, Secret):
         raise InvalidError("All secrets of an Image need to be modal.Secret instances.")
@@ -789,6 +784,10 @@ def _registry_image(
     add_python: Any,
     kwargs: dict[str, Any],
 ) -> Image:
+    """The three registry constructors; ``**kwargs`` may only carry build ``secrets``, and
+    not for the cloud registries, whose single ``secret`` is the registry credential."""
+    if auth in ("aws", "gcp") and "secrets" in kwargs:
+        raise TypeError("Passing a list of 'secrets' is not supported; use the singular 'secret' argument.")
     unexpected = sorted(set(kwargs) - {"secrets"})
     if unexpected:
         raise TypeError(f"Image.{method}() got an unexpected keyword argument {unexpected[0]!r}")

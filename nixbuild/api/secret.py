@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr
 
@@ -50,9 +50,7 @@ def validate_env_dict(env_dict: Any) -> dict[str, str]:
         if not isinstance(key, str):
             raise InvalidError(f"{ENV_DICT_WRONG_TYPE_ERR}, key {key!r} has type {type(key).__name__}")
         if value is not None and not isinstance(value, str):
-            raise InvalidError(
-                f"{ENV_DICT_WRONG_TYPE_ERR}, value for key {key!r} has type {type(value).__name__}"
-            )
+            raise InvalidError(f"{ENV_DICT_WRONG_TYPE_ERR}, value for key {key!r} has type {type(value).__name__}")
     return {key: value for key, value in env_dict.items() if value is not None}
 
 
@@ -188,7 +186,7 @@ class NamedSecret(Secret):
         return f"Secret.from_name({self.name!r})"
 
 
-SecretRef = Annotated[Union[DictSecret, DotenvSecret, NamedSecret], Field(discriminator="kind")]
+SecretRef = Annotated[DictSecret | DotenvSecret | NamedSecret, Field(discriminator="kind")]
 """How a step model holds a secret: the reference fields only."""
 
 

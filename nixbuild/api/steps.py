@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, JsonValue, PrivateAttr
 
@@ -251,7 +251,9 @@ class RunFunction(_BuildOptions):
     def function(self) -> Callable[..., Any]:
         """The function object (only in the process that loaded the app file)."""
         if self._function is None:
-            raise InvalidError(f"the function {self.function_name} is only available in the process that loaded the app")
+            raise InvalidError(
+                f"the function {self.function_name} is only available in the process that loaded the app"
+            )
         return self._function
 
 
@@ -271,13 +273,13 @@ with warnings.catch_warnings():
         kind: Literal["add_local_file"] = "add_local_file"
         local_path: str
         remote_path: str
-        copy: bool = False
+        copy: bool = False  # type: ignore[assignment]
 
     class AddLocalDir(_Step):
         kind: Literal["add_local_dir"] = "add_local_dir"
         local_path: str
         remote_path: str
-        copy: bool = False
+        copy: bool = False  # type: ignore[assignment]
         ignore: IgnoreSpec
 
     class AddLocalPythonSource(_Step):
@@ -285,7 +287,7 @@ with warnings.catch_warnings():
 
         kind: Literal["add_local_python_source"] = "add_local_python_source"
         modules: tuple[str, ...]
-        copy: bool = False
+        copy: bool = False  # type: ignore[assignment]
         ignore: IgnoreSpec
 
 
@@ -324,33 +326,31 @@ class Shell(_Step):
 
 
 Step = Annotated[
-    Union[
-        DebianSlim,
-        Micromamba,
-        FromScratch,
-        FromRegistry,
-        FromDockerfile,
-        AptInstall,
-        PipInstall,
-        PipInstallFromRequirements,
-        PipInstallFromPyproject,
-        UvPipInstall,
-        UvSync,
-        PoetryInstallFromFile,
-        PipInstallPrivateRepos,
-        MicromambaInstall,
-        RunCommands,
-        DockerfileCommands,
-        RunFunction,
-        AddLocalFile,
-        AddLocalDir,
-        AddLocalPythonSource,
-        Env,
-        Workdir,
-        Entrypoint,
-        Cmd,
-        Shell,
-    ],
+    DebianSlim
+    | Micromamba
+    | FromScratch
+    | FromRegistry
+    | FromDockerfile
+    | AptInstall
+    | PipInstall
+    | PipInstallFromRequirements
+    | PipInstallFromPyproject
+    | UvPipInstall
+    | UvSync
+    | PoetryInstallFromFile
+    | PipInstallPrivateRepos
+    | MicromambaInstall
+    | RunCommands
+    | DockerfileCommands
+    | RunFunction
+    | AddLocalFile
+    | AddLocalDir
+    | AddLocalPythonSource
+    | Env
+    | Workdir
+    | Entrypoint
+    | Cmd
+    | Shell,
     Field(discriminator="kind"),
 ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import PurePath
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -54,7 +54,7 @@ class CloudBucketMount(FrozenModel):
         secret = data.get("secret")
         if secret is not None and not isinstance(secret, Secret):
             raise InvalidError("CloudBucketMount secret must be a modal.Secret")
-        super().__init__(bucket_name=bucket_name, **data)
+        super().__init__(**{"bucket_name": bucket_name, **data})
 
 
 class NetworkFileSystem(FrozenModel):
@@ -77,7 +77,7 @@ class NetworkFileSystem(FrozenModel):
         return f"NetworkFileSystem.from_name({self.name!r})"
 
 
-VolumeRef = Annotated[Union[Volume, CloudBucketMount], Field(discriminator="kind")]
+VolumeRef = Annotated[Volume | CloudBucketMount, Field(discriminator="kind")]
 
 
 def validate_volumes(volumes: Any, *, only_modal_volumes: str | None = None) -> dict[str, Any]:
@@ -99,8 +99,7 @@ def validate_volumes(volumes: Any, *, only_modal_volumes: str | None = None) -> 
     for paths in paths_by_volume.values():
         if len(paths) > 1:
             raise InvalidError(
-                "The same Volume cannot be mounted in multiple locations for the same function: "
-                + ", ".join(paths)
+                "The same Volume cannot be mounted in multiple locations for the same function: " + ", ".join(paths)
             )
     if only_modal_volumes and not all(isinstance(v, Volume) for v in validated.values()):
         raise InvalidError(f"{only_modal_volumes} only supports volumes that are modal.Volume")

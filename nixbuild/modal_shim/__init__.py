@@ -46,6 +46,14 @@ from nixbuild.modal_shim.schedule import Cron, Period, Retries
 
 __version__ = "1.6.4"  # the Modal release whose API this mirrors
 
+
+def __getattr__(name: str) -> object:
+    # Say whose module this is: a plain "no attribute" would suggest the real client is broken.
+    raise AttributeError(
+        f"module 'modal' has no attribute {name!r}: while nixbuild imports an app file, `modal` is"
+        " nixbuild's stand-in, which provides what app files use at import time"
+    )
+
 __all__ = [
     "AUTO_DOCKERIGNORE",
     "App",

@@ -33,14 +33,16 @@ _created_apps: list[App] | None = None
 class FunctionSpec:
     """What ``@app.function`` / ``@app.cls`` / ``@app.server`` recorded for one target.
 
-    ``target`` is the decorated function (undecorated, not the :class:`Function`) or class.
-    ``image`` is None when the decorator was given none (the app's image applies, then
-    Modal's default). ``options`` keeps the remaining keyword arguments, unvalidated.
+    ``target`` is the decorated function (undecorated, not the :class:`Function`) or class;
+    ``app`` the App whose decorator registered it (it stays the owner when another App
+    ``include``s it). ``image`` is None when the decorator was given none: the owner's image
+    applies, then Modal's default. ``options`` keeps the other keyword arguments, unvalidated.
     """
 
     tag: str
     kind: Literal["function", "cls", "server"]
     target: Any
+    app: App
     image: Image | None
     gpu: tuple[GpuSpec, ...] = ()
     secrets: tuple[Secret, ...] = ()
@@ -68,8 +70,7 @@ def default_image() -> Image:
 class Function:
     """A registered function. Calling it (or ``.local``/``.remote``) runs it here."""
 
-    def __init__(self, app: App, spec: FunctionSpec, raw_f: Callable[..., Any]):
-        self.app = app
+    def __init__(self, spec: FunctionSpec, raw_f: Callable[..., Any]):
         self.spec = spec
         self._raw_f = raw_f
         functools.update_wrapper(self, raw_f)
@@ -77,6 +78,10 @@ class Function:
     @property
     def tag(self) -> str:
         return self.spec.tag
+
+    @property
+    def app(self) -> App:
+        return self.spec.app
 
     def get_raw_f(self) -> Callable[..., Any]:
         return self._raw_f
@@ -140,7 +145,9 @@ class App:
     ):
         if name is not None and not isinstance(name, str):
             raise InvalidError("Invalid value for `name`: Must be string.")
-        self._secrets = _check_sequence(secrets, Secret, "`secrets=` has to be a list or tuple of `modal.Secret` objects")
+        self._secrets = _check_sequence(
+            secrets, Secret, "`secrets=` has to be a list or tuple of `modal.Secret` objects"
+        )
         self._volumes = validate_volumes(volumes)
         if image is not None and not isinstance(image, Image):
             raise InvalidError("`image=` has to be a `modal.Image` object")
@@ -224,7 +231,7 @@ class App:
             self._register(spec)
             if WEB_MARKS & set(marks(f)):
                 self._web_endpoints.append(spec.tag)
-            return Function(self, spec, f)
+            return Function(spec, f)
 
         return decorator
 
@@ -331,17 +338,31 @@ class App:
     ) -> Callable[[str, Any], FunctionSpec]:
         """Validate the decorator's arguments now (Modal does so at decoration time) and
         return a maker of the spec once the target is known."""
-        checked = {
-            "image": _check_image(image),
-            "gpu": parse_gpu_choices(gpu),
-            "secrets": _check_sequence(
-                secrets if secrets is not None else [], Secret, "`secrets=` has to be a list or tuple of `modal.Secret` objects"
-            ),
-            "volumes": validate_volumes(volumes if volumes is not None else {}),
-            "env": validate_env_dict(env) if env else {},
-            "options": dict(options),
-        }
-        return lambda default_tag, target: FunctionSpec(tag=name or default_tag, kind=kind, target=target, **checked)
+        checked_image = _check_image(image)
+        checked_gpu = parse_gpu_choices(gpu)
+        checked_secrets = _check_sequence(
+            secrets if secrets is not None else [],
+            Secret,
+            "`secrets=` has to be a list or tuple of `modal.Secret` objects",
+        )
+        checked_volumes = validate_volumes(volumes if volumes is not None else {})
+        checked_env = validate_env_dict(env) if env else {}
+
+        def make_spec(default_tag: str, target: Any) -> FunctionSpec:
+            return FunctionSpec(
+                tag=name or default_tag,
+                kind=kind,
+                target=target,
+                app=self,
+                image=checked_image,
+                gpu=checked_gpu,
+                secrets=checked_secrets,
+                volumes=checked_volumes,
+                env=checked_env,
+                options=dict(options),
+            )
+
+        return make_spec
 
     def _register(self, spec: FunctionSpec) -> None:
         # Modal warns and overrides on a tag collision; the latest definition wins here too.

@@ -7,6 +7,7 @@ plain callable and the App still learns which functions are web endpoints.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,8 +31,7 @@ def _marker(name: str) -> Callable[..., Callable[[F], F]]:
         if _warn_parentheses_missing is not None:
             # Modal refuses a bare ``@modal.method`` the same way.
             raise InvalidError(
-                "Positional arguments are not allowed. Did you forget parentheses?"
-                f" Suggestion: `@modal.{name}()`."
+                f"Positional arguments are not allowed. Did you forget parentheses? Suggestion: `@modal.{name}()`."
             )
         return lambda function: _mark(function, name, options)
 
@@ -41,16 +41,15 @@ def _marker(name: str) -> Callable[..., Callable[[F], F]]:
 
 
 def _mark(function: F, name: str, options: dict[str, Any]) -> F:
-    try:
+    # Builtins and the like cannot carry attributes; the mark is informational, so skip it.
+    with contextlib.suppress(AttributeError, TypeError):
         setattr(function, MARKS, {**marks(function), name: options})
-    except (AttributeError, TypeError):
-        pass  # builtins and the like cannot carry attributes; the mark is informational
     return function
 
 
 method = _marker("method")
 enter = _marker("enter")
-exit = _marker("exit")  # noqa: A001 (Modal's name)
+exit = _marker("exit")
 fastapi_endpoint = _marker("fastapi_endpoint")
 web_endpoint = _marker("web_endpoint")
 asgi_app = _marker("asgi_app")
@@ -60,7 +59,9 @@ concurrent = _marker("concurrent")
 build = _marker("build")
 
 
-def web_server(port: int, *, startup_timeout: float = 5.0, label: str | None = None, **options: Any) -> Callable[[F], F]:
+def web_server(
+    port: int, *, startup_timeout: float = 5.0, label: str | None = None, **options: Any
+) -> Callable[[F], F]:
     """``@modal.web_server(8000)``: takes the port positionally, unlike the other markers."""
     return lambda function: _mark(function, "web_server", {"port": port, "label": label, **options})
 

@@ -43,7 +43,7 @@ class AuthError(Error):
     pass
 
 
-class ConnectionError(Error):  # noqa: A001 (Modal's name)
+class ConnectionError(Error):
     pass
 
 
