@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from . import locking, nixcmd, plan, seed
+from . import chain, locking, nixcmd, plan, seed
 from .api.image import Image
 from .errors import NixbuildError
 from .loader import load_images
@@ -47,6 +47,8 @@ class Project:
              settings: Settings | None = None) -> "Project":
         app = app.resolve()
         images = load_images(app, image)
+        for name, img in images.items():
+            chain.require_supported(name, img)
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
                    settings=settings or Settings.from_env())
 

@@ -18,6 +18,20 @@ def step_where(image_name: str, index: int, step: Step) -> str:
     return f"image {image_name!r}, step {index} {step.kind}"
 
 
+# Step kinds nixbuild can build today; every other kind loads (with Modal's validation) and is
+# refused before anything is resolved or built.
+SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell"})
+
+
+def require_supported(image_name: str, image: "Image") -> None:
+    base_step(image)
+    for index, step in enumerate(image.steps):
+        if step.kind not in SUPPORTED:
+            raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet",
+                               where=step_where(image_name, index, step),
+                               fix="remove the step, or build this image with Modal until nixbuild supports it")
+
+
 def base_step(image: "Image") -> DebianSlim:
     if not image.steps:
         raise InvalidError("the image has no steps", fix="start it with Image.debian_slim()")

@@ -140,9 +140,12 @@ def run(app, image, lock_path, writable, command):
     from .oci import OciLayout
     from .runner import run as run_in
 
+    argv = list(command)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
     project = _project(app, image, lock_path)
     built = _single(project.build(progress=_progress), "run")
-    sys.exit(run_in(OciLayout(built.store_path), list(command), project.settings.cache_dir, writable=writable))
+    sys.exit(run_in(OciLayout(built.store_path), argv, project.settings.cache_dir, writable=writable))
 
 
 def _single(built, verb: str):

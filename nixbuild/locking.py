@@ -80,7 +80,7 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
         where = step_where(name, index_pos, step)
         if fp in reuse:
             pins = reuse[fp].packages
-            packages = [index.package(p.name, p.version) for p in pins]
+            packages = [_locked_package(index, pin, where) for pin in pins]
         else:
             indexes.progress(f"resolving {where}")
             requests = resolving_requests(step)
@@ -96,6 +96,15 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
         installed = [*installed, *packages]
         steps.append(StepLock(index=index_pos, kind=step.kind, fingerprint=fp, packages=pins))
     return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
+
+
+def _locked_package(index: PackageIndex, pin: DebPin, where: str):
+    """The index entry of a pinned package (the resolver needs its relations)."""
+    for package in index.versions(pin.name):
+        if package.version == pin.version and package.architecture == pin.architecture:
+            return package
+    raise LockError(f"{pin.name} {pin.version} is pinned but not in the locked index snapshot", where=where,
+                    fix="run `nixbuild lock --update` to re-resolve against the current index")
 
 
 def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update: bool) -> BootstrapLock:
@@ -114,6 +123,8 @@ def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update:
 
 def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
          update: bool = False, progress: Progress = lambda _msg: None) -> Lock:
+    for image in images.values():
+        distribution_of(image)  # refuse unsupported Python versions before any download
     indexes = _Indexes(settings, progress)
     bootstrap = lock_bootstrap(previous.bootstrap if previous else None, indexes, update=update)
     old = previous.images if previous else {}

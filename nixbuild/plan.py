@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from .api.image import Image
 from .debian_slim import BASE_ENV
-from .errors import InvalidError
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
 from .settings import Settings
 from .api.steps import describe_step
-from .chain import config_update, step_where
+from .chain import config_update, require_supported
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"
@@ -110,9 +109,7 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             layers.append(LayerSpec(kind="debs", name=f"{index}-{step.kind}", createdBy=describe_step(step),
                                     base=step.kind == "debian_slim", debs=_sources(pins[index], settings)))
         elif not config_update(step, config):
-            raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet",
-                               where=step_where(name, index, step),
-                               fix="remove the step, or build this image with Modal until nixbuild supports it")
+            require_supported(name, image)  # raises, naming the step
     busybox = bootstrap.busybox
     return ImageSpec(
         name=name, ref="latest", architecture="amd64", created=CREATED, epoch=EPOCH,

@@ -118,7 +118,8 @@ def command_line(layout: OciLayout, root: Path, argv: list[str], *, writable: bo
     if os.geteuid() != 0:
         bwrap += ["--unshare-user", "--uid", "0", "--gid", "0"]
     for host_file in ("/etc/resolv.conf", "/etc/hosts"):
-        if os.path.exists(host_file):
+        # A read-only root cannot grow the mount point, so only files the image has are replaced.
+        if os.path.exists(host_file) and (writable or (root / host_file.lstrip("/")).exists()):
             bwrap += ["--ro-bind", host_file, host_file]
     for item in (config.env if config else None) or []:
         key, _, value = item.partition("=")
@@ -129,6 +130,11 @@ def command_line(layout: OciLayout, root: Path, argv: list[str], *, writable: bo
 
 def run(layout: OciLayout, argv: list[str], cache: Path, *, writable: bool = False) -> int:
     root = unpack(layout, cache)
+    config = layout.config(layout.manifest()).config
+    workdir = config.working_dir if config else None
+    if workdir:
+        # As runc does at container start: a WorkingDir the image lacks is created.
+        (root / workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
     if not writable:
         return subprocess.call(command_line(layout, root, argv))
     with tempfile.TemporaryDirectory(prefix="run-", dir=cache) as scratch:

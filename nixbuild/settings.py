@@ -28,5 +28,4 @@ class Settings(BaseModel):
         return configured_mirrors()
 
     def deb_url(self, archive: str, path: str) -> str:
-        base = self.mirrors.debian if archive == "debian" else self.mirrors.security
-        return f"{base}/{path}"
+        return f"{self.mirrors.base_url(archive)}/{path}"

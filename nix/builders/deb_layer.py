@@ -133,6 +133,8 @@ def build(spec: dict, out: str) -> None:
         entries["etc/dpkg/dpkg.cfg.d/docker"] = regular("etc/dpkg/dpkg.cfg.d/docker", SLIM_DPKG_CFG.encode())
         for name in ("available", "diversions", "statoverride"):
             entries["var/lib/dpkg/" + name] = regular("var/lib/dpkg/" + name, b"")
+        # Database format 1: info files of Multi-Arch: same packages carry ":<arch>".
+        entries["var/lib/dpkg/info/format"] = regular("var/lib/dpkg/info/format", b"1\n")
 
     status_text = "\n".join(status[k] for k in sorted(status))
     entries["var/lib/dpkg/status"] = regular("var/lib/dpkg/status", status_text.encode())

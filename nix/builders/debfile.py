@@ -49,7 +49,8 @@ def _member(members: dict[str, bytes], prefix: str) -> tuple[str, bytes]:
 def normalise(path: str) -> str:
     """``./usr/bin/`` -> ``usr/bin``; the root itself becomes ``""``."""
     path = path[2:] if path.startswith("./") else path.lstrip("/")
-    return path.rstrip("/")
+    path = path.rstrip("/")
+    return "" if path == "." else path
 
 
 @dataclass

@@ -52,11 +52,13 @@ def fetch(url: str, *, timeout: float = TIMEOUT_S) -> bytes:
                 return reply.read()
         except urllib.error.HTTPError as error:
             if error.code in (404, 410):
-                raise NotFound(f"{url}: not found on the mirror (HTTP {error.code})", fix=fix)
+                raise NotFound(
+                    f"{url}: not found on the mirror (HTTP {error.code})", fix=fix
+                ) from None
             last_error = error
         except urllib.error.URLError as error:
             if isinstance(error.reason, FileNotFoundError):
-                raise NotFound(f"{url}: not found on the mirror", fix=fix)
+                raise NotFound(f"{url}: not found on the mirror", fix=fix) from None
             last_error = error
         except (OSError, ValueError) as error:  # timeouts, resets, malformed URLs
             last_error = error

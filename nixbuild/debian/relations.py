@@ -9,6 +9,7 @@ source packages -- but they are skipped if present rather than misread as names.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,9 +57,7 @@ def parse_relation(text: str) -> Relation:
     match = _ATOM.match(text)
     if match is None:
         raise ValueError(f"cannot parse package relation {text!r}")
-    op = match["op"]
-    if op in _OBSOLETE_OPS:
-        op = _OBSOLETE_OPS[op]
+    op = cast(RelationOp | None, _OBSOLETE_OPS.get(match["op"], match["op"]))  # the model checks it
     return Relation(name=match["name"], arch=match["arch"], op=op, version=match["version"])
 
 

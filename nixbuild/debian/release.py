@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -81,10 +81,14 @@ def verify_signed(data: bytes, *, url: str, keyring: Path | None = None) -> str:
         if line.startswith("[GNUPG:] ") and len(line.split()) > 1
     ]
     if "BADSIG" in status or "VALIDSIG" not in status:
-        details = result.stderr.decode(errors="replace").strip().splitlines()
+        messages = [
+            line
+            for line in result.stderr.decode(errors="replace").strip().splitlines()
+            if not line.startswith("[GNUPG:]")
+        ]
         raise MirrorError(
             f"{url}: the signature does not verify against {keyring} "
-            f"({'; '.join(line for line in details if not line.startswith('[GNUPG:]')) or 'no valid signature'})",
+            f"({'; '.join(messages) or 'no valid signature'})",
             fix="the mirror may be serving altered or truncated files: retry, or point "
             "NIXBUILD_DEBIAN_MIRROR / NIXBUILD_DEBIAN_SECURITY_MIRROR at another mirror "
             f"(or {KEYRING_ENV} at a newer keyring if the archive rotated its keys)",
@@ -121,7 +125,7 @@ def check_release(release: Release, *, suite: str, url: str, now: datetime | Non
             fix="the mirror is misconfigured; point NIXBUILD_DEBIAN_MIRROR at another one",
         )
     if release.valid_until:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         if parsedate_to_datetime(release.valid_until) < now:
             raise MirrorError(
                 f"{url}: expired on {release.valid_until} (the mirror is stale)",

@@ -17,7 +17,7 @@ RELATION_OPS: tuple[RelationOp, ...] = ("<<", "<=", "=", ">=", ">>")
 
 
 def split_version(version: str) -> tuple[int, str, str]:
-    """Return ``(epoch, upstream, revision)``; a missing revision is ``""`` (dpkg treats it as "0")."""
+    """Return ``(epoch, upstream, revision)``; a missing revision is ``""`` (dpkg: "0")."""
     epoch = 0
     colon = version.find(":")
     if colon != -1:

@@ -10,7 +10,7 @@ import pytest
 import deb_layer
 import layertar
 import maintainer
-from debfile import ar_members, format_stanza, parse_stanza
+from debfile import ar_members, format_stanza, normalise, parse_stanza
 
 
 def read_layer(path):
@@ -56,6 +56,10 @@ def test_stanza_round_trip_keeps_continuations():
     status = deb_layer.status_stanza(fields, {"etc/a.conf": "d41d8cd98f00b204e9800998ecf8427e"})
     assert status.splitlines()[:2] == ["Package: a", "Status: install ok installed"]
     assert "Conffiles:\n /etc/a.conf d41d8cd98f00b204e9800998ecf8427e\n" in status
+
+
+def test_normalise_member_names():
+    assert [normalise(n) for n in ("./", ".", "./usr/bin/", "usr/x", "/etc/")] == ["", "", "usr/bin", "usr/x", "etc"]
 
 
 def test_ar_members_parses_padding():

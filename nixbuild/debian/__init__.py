@@ -1,0 +1,39 @@
+"""The Debian side of nixbuild: mirrors, verified package indexes, and apt's resolution.
+
+- :mod:`.sources`: which mirrors (environment, then the host's apt sources).
+- :mod:`.index`: a distribution's suites, verified (InRelease + gpgv) and cached.
+- :mod:`.resolver`: the packages ``apt-get install`` would add, computed the way apt does.
+"""
+
+from .index import (
+    DISTRIBUTIONS,
+    PackageIndex,
+    Provider,
+    Suite,
+    SuiteSnapshot,
+    load_index,
+    load_snapshot,
+)
+from .package import Package
+from .relations import Relation
+from .resolver import minbase, resolve
+from .sources import Mirrors, configured_mirrors
+from .version import compare_versions, satisfies
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "Mirrors",
+    "Package",
+    "PackageIndex",
+    "Provider",
+    "Relation",
+    "Suite",
+    "SuiteSnapshot",
+    "compare_versions",
+    "configured_mirrors",
+    "load_index",
+    "load_snapshot",
+    "minbase",
+    "resolve",
+    "satisfies",
+]

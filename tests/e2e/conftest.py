@@ -1,0 +1,90 @@
+"""Fixtures for end-to-end tests: the real CLI, real nix-build, a real registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+class Cli:
+    """Runs ``nixbuild`` as a user would, in a subprocess."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def __call__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 ok: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "nixbuild.cli", *map(str, args)], cwd=cwd,
+                              env={**self.env, **(env or {})}, capture_output=True, text=True)
+        if ok and proc.returncode != 0:
+            raise AssertionError(f"nixbuild {' '.join(map(str, args))} exited {proc.returncode}\n"
+                                 f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str, **kw) -> object:
+        return json.loads(self(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli(dict(os.environ))
+
+
+def copy_example(name: str, dest: Path) -> Path:
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("nixbuild.lock", ".nixbuild"))
+    return dest / "app.py"
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory, cli) -> dict:
+    """The quickstart example, copied to a fresh folder, locked and built once per session."""
+    app = copy_example("quickstart", tmp_path_factory.mktemp("qs") / "quickstart")
+    built = cli.json("build", app)
+    assert len(built) == 1
+    return {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> str:
+    """Debian's docker-registry on 127.0.0.1, with its own storage; returns HOST:PORT."""
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is not installed (apt-get install docker-registry; scripts/setup does it)"
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"docker-registry did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    yield address
+    proc.terminate()
+    proc.wait(10)

@@ -1,0 +1,18 @@
+"""Push to a real registry on 127.0.0.1 with skopeo."""
+
+import json
+import subprocess
+
+
+def test_push_gives_the_local_digest_and_a_second_push_uploads_nothing(quickstart, cli, registry):
+    dest = f"docker://{registry}/quickstart:v1"
+    first = cli.json("push", quickstart["app"], dest)
+    assert first["digest"] == quickstart["built"]["manifest_digest"]
+    assert len(first["uploaded"]) == 2
+    remote = json.loads(subprocess.run(["skopeo", "inspect", "--tls-verify=false", dest], capture_output=True,
+                                       text=True, check=True).stdout)
+    assert remote["Digest"] == quickstart["built"]["manifest_digest"]
+    second = cli.json("push", quickstart["app"], f"docker://{registry}/quickstart:v2")
+    assert second["digest"] == first["digest"]
+    assert second["uploaded"] == []
+    assert len(second["skipped"]) == 2
