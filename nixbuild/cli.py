@@ -128,7 +128,7 @@ def lock(app, image, lock_path, as_json, check_only, update):
          f"locked {project.lock_path}: " + ", ".join(f"{n} ({c} packages)" for n, c in counts.items()))
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@main.command(context_settings={"ignore_unknown_options": True})
 @app_argument
 @image_option
 @lock_option

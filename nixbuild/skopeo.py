@@ -44,7 +44,8 @@ def push(layout: Path, ref: str, destination: str, *, tls_verify: bool | None = 
     verify = (not _is_local(destination)) if tls_verify is None else tls_verify
     with tempfile.TemporaryDirectory() as tmp:
         digest_file = Path(tmp) / "digest"
-        proc = _skopeo("copy", "--digestfile", str(digest_file), f"--dest-tls-verify={str(verify).lower()}",
+        # --debug is the only output that says which blobs the registry already had.
+        proc = _skopeo("--debug", "copy", "--digestfile", str(digest_file), f"--dest-tls-verify={str(verify).lower()}",
                        f"oci:{layout}:{ref}", destination)
         if proc.returncode != 0:
             raise _fail(f"push to {destination}", proc,
@@ -52,8 +53,8 @@ def push(layout: Path, ref: str, destination: str, *, tls_verify: bool | None = 
                         "TLS, pass --no-tls-verify")
         digest = digest_file.read_text().strip()
     log = proc.stdout + proc.stderr
-    skipped = re.findall(r"Copying blob (sha256:[0-9a-f]+) skipped", log)
-    uploaded = [d for d in re.findall(r"Copying blob (sha256:[0-9a-f]+)", log) if d not in skipped]
+    skipped = re.findall(r"Skipping blob (sha256:[0-9a-f]+) \(already present\)", log)
+    uploaded = [d for d in dict.fromkeys(re.findall(r"Copying blob (sha256:[0-9a-f]+)", log)) if d not in skipped]
     return PushResult(destination=destination, digest=digest, uploaded=uploaded, skipped=skipped)
 
 

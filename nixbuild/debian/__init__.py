@@ -3,8 +3,17 @@
 - :mod:`.sources`: which mirrors (environment, then the host's apt sources).
 - :mod:`.index`: a distribution's suites, verified (InRelease + gpgv) and cached.
 - :mod:`.resolver`: the packages ``apt-get install`` would add, computed the way apt does.
+
+Typical use (a debian_slim base, then an apt_install step on top of it)::
+
+    index = load_index("bookworm", mirrors=configured_mirrors(), cache_dir=default_cache_dir())
+    base = resolve(index, minbase(index), recommends=False)
+    added = resolve(index, ["curl", "git"], installed=base)
+    # lock: index.snapshots + each Package's archive, filename, size, sha256;
+    # later, offline: load_snapshot(snapshots, mirrors=..., cache_dir=...)
 """
 
+from .cache import default_cache_dir
 from .index import (
     DISTRIBUTIONS,
     PackageIndex,
@@ -31,6 +40,7 @@ __all__ = [
     "SuiteSnapshot",
     "compare_versions",
     "configured_mirrors",
+    "default_cache_dir",
     "load_index",
     "load_snapshot",
     "minbase",

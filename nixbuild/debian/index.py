@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cmp_to_key
 from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 from nixbuild.errors import InvalidError, MirrorError
@@ -156,6 +157,13 @@ class PackageIndex:
         packages = [self._package(ref) for ref in self._refs(name)]
         packages.sort(key=lambda p: _version_key(p.version), reverse=True)
         return packages
+
+    def get(self, name: str, version: str) -> Package | None:
+        """The given version of ``name`` (e.g. to rebuild an installed set from a lock)."""
+        for ref in self._refs(name):
+            if self._files[ref[0]].versions[ref[1]] == version:
+                return self._package(ref)
+        return None
 
     def providers(self, virtual: str) -> list[Provider]:
         """Candidates whose Provides names ``virtual``, with the version they provide."""

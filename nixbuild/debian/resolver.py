@@ -79,17 +79,17 @@ def _parse_request(index: PackageIndex, cache: DepCache, text: str) -> tuple[str
         name = _select_provider(index, name)
     state = cache.state(name)
     if version:
-        offered = [p for p in index.versions(name) if p.version == version]
-        if state.current is not None and state.current.version == version:
-            offered.append(state.current)
-        if not offered:
+        pinned = index.get(name, version)
+        if pinned is None and state.current is not None and state.current.version == version:
+            pinned = state.current
+        if pinned is None:
             available = ", ".join(p.version for p in index.versions(name)) or "none"
             raise ResolveError(
                 f"version {version!r} of package {name!r} is not in the index "
                 f"(available: {available})",
                 fix=f"use one of the available versions, or drop '={version}' to get the newest",
             )
-        return name, offered[0]
+        return name, pinned
     if state.candidate is None:
         raise ResolveError(
             f"package {name!r} has no installation candidate: it is only referred to by "

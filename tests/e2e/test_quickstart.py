@@ -68,7 +68,7 @@ def test_python_pip_and_compiler_like_modal_debian_slim(quickstart, cli):
 
 def test_dpkg_lists_exactly_the_locked_packages(quickstart, cli):
     out = cli("run", quickstart["app"], "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Package}=${Version}\\n"
-              ).stdout.split()
+              ).stdout.splitlines()
     installed = sorted(line.removeprefix("ii ") for line in out)
     assert all(line.startswith("ii ") for line in out), out[:5]
     locked = sorted(f"{p['name']}={p['version']}" for step in quickstart["lock"]["images"]["image"]["steps"]
