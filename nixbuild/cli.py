@@ -198,6 +198,26 @@ def push(app, destination, image, lock_path, as_json, tls_verify):
 @app_argument
 @image_option
 @lock_option
+@click.option("--output", "-o", "out_dir", type=click.Path(path_type=Path), default=Path("."),
+              help="Folder for the <image>.json specs (default: the current folder).")
+@handled
+def plan(app, image, lock_path, out_dir):
+    """Write each image's build spec (the input of the flake's lib.buildImage) as <image>.json."""
+    from .lock import write_atomic
+
+    project = _project(app, image, lock_path)
+    lock = project.lock(progress=_progress)
+    project.seed(lock)
+    for name in project.images:
+        target = out_dir / f"{name}.json"
+        write_atomic(target, project.spec_file(name, lock).read_text())
+        click.echo(str(target))
+
+
+@main.command()
+@app_argument
+@image_option
+@lock_option
 @json_option
 @handled
 def inspect(app, image, lock_path, as_json):
