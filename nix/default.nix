@@ -10,7 +10,12 @@
 #   created:      the fixed creation time written to the config
 #   epoch:        SOURCE_DATE_EPOCH for every file mtime
 #   bootstrap:    the toolchain (see bootstrap.nix)
-#   layers:       [ { kind = "debs"; name; createdBy; base; debs = [ { url; sha256; name; } ]; } ]
+#   layers:       one per step that changes the filesystem, in order, each with `kind`,
+#                 `name` and `createdBy` (the history line), and by kind:
+#     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]
+#     "files": tree = { name; narHash; } (a tree seeded by the CLI, laid out as in the image);
+#              modes = { "<path>" = <permission bits>; } for files not plain 0644/0755
+#     "run":   commands; env = [ "K=V" ]; workdir; shell = [ "/bin/sh" "-c" ]
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
 let
@@ -20,24 +25,41 @@ let
     let
       boot = import ./bootstrap.nix { inherit system; inherit (spec) bootstrap; };
 
-      debLayer = prev: index: layer: boot.pythonDerivation "deb_layer.py" {
+      # A layer derivation: `script` turns `layerSpec` (plus the epoch and history line)
+      # into $out/layer.tar.gz and $out/layer.json.
+      layerDrv = script: index: layer: layerSpec: boot.pythonDerivation script {
         name = fetch.storeName "layer-${toString index}-${layer.name}";
-        layerSpec = builtins.toJSON {
-          debs = map fetch.fetchFile layer.debs;
-          prevStatus = if prev == null then null else "${prev}/dpkg-status";
-          base = layer.base or false;
+        layerSpec = builtins.toJSON (layerSpec // {
           inherit (layer) createdBy;
           inherit (spec) epoch;
-        };
+        });
         passAsFile = [ "layerSpec" ];
       };
 
-      # Each deb layer takes the dpkg status of the last deb layer below it.
+      # acc: { debs = the last deb layer (its dpkg-status is the next one's base); layers }
+      layerOf = acc: index: layer:
+        if layer.kind == "debs" then layerDrv "deb_layer.py" index layer {
+          debs = map fetch.fetchFile layer.debs;
+          prevStatus = if acc.debs == null then null else "${acc.debs}/dpkg-status";
+          base = layer.base or false;
+        }
+        else if layer.kind == "files" then layerDrv "file_layer.py" index layer {
+          tree = fetch.seeded layer.tree;
+          modes = layer.modes or { };
+        }
+        else if layer.kind == "run" then layerDrv "run_layer.py" index layer {
+          lower = acc.layers;
+          inherit (boot) busybox;
+          inherit (layer) commands env shell;
+          workdir = layer.workdir or "/";
+        }
+        else throw "nixbuild: unknown layer kind ${layer.kind}";
+
       chain = builtins.foldl'
         (acc: layer:
-          let drv = debLayer acc.prev (builtins.length acc.layers) layer; in
-          { prev = drv; layers = acc.layers ++ [ drv ]; })
-        { prev = null; layers = [ ]; }
+          let drv = layerOf acc (builtins.length acc.layers) layer; in
+          { debs = if layer.kind == "debs" then drv else acc.debs; layers = acc.layers ++ [ drv ]; })
+        { debs = null; layers = [ ]; }
         spec.layers;
 
       image = boot.pythonDerivation "oci_image.py" {

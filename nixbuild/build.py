@@ -7,13 +7,16 @@ link ``.nixbuild/<image>`` beside the app, pointing at its OCI layout in the sto
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from . import chain, locking, nixcmd, plan, seed
+from . import chain, local_tree, locking, nixcmd, plan, seed
 from .api.image import Image
 from .errors import NixbuildError
 from .loader import load_images
@@ -41,6 +44,9 @@ class Project:
     images: dict[str, Image]
     lock_path: Path
     settings: Settings
+    # Relative local paths resolve against the working directory, as in Modal.
+    cwd: Path = field(default_factory=Path.cwd)
+    _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
@@ -72,16 +78,35 @@ class Project:
             write_lock(self.lock_path, new)
         return new
 
+    def local_trees(self, name: str) -> dict[int, local_tree.LocalTree]:
+        """The local files of each add_local_* step of image ``name``, hashed once."""
+        if name not in self._trees:
+            # add_local_python_source finds modules as the app's own imports do.
+            with _on_sys_path(self.app.parent):
+                self._trees[name] = {
+                    index: local_tree.tree_of(step, cwd=self.cwd, where=chain.step_where(name, index, step),
+                                              cache_dir=self.settings.cache_dir)
+                    for index, step in enumerate(self.images[name].steps) if isinstance(step, chain.LOCAL_KINDS)
+                }
+        return self._trees[name]
+
     def spec_file(self, name: str, lock: Lock) -> Path:
-        spec = plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings)
+        spec = plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings,
+                               self.local_trees(name))
         return plan.write_spec(spec, self.settings)
 
     def seed(self, lock: Lock, store: str | None = None) -> None:
+        """Put what no derivation can fetch into the store: the busybox and the local files."""
         busybox = lock.bootstrap.busybox
         seed.ensure(busybox, lock.bootstrap.busybox_nar_hash,
                     self.settings.deb_url(busybox.archive, busybox.path), self.settings.cache_dir, store)
+        for name in self.images:
+            for tree in self.local_trees(name).values():
+                local_tree.ensure(tree, self.settings.cache_dir, store)
 
     def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
+        for name in self.images:
+            self.local_trees(name)  # a missing local path fails before anything is locked
         lock = self.lock(frozen=frozen, progress=progress)
         self.seed(lock)
         built = []
@@ -92,9 +117,19 @@ class Project:
             try:
                 path = nixcmd.build(self.spec_file(name, lock), out_link=link)
             except NixbuildError as exc:
-                raise explain_build_error(exc, lock).at(f"image {name!r}")
+                raise explain_build_error(exc, lock, name)
             built.append(describe(name, path, link))
         return built
+
+
+@contextmanager
+def _on_sys_path(folder: Path) -> Iterator[None]:
+    saved = list(sys.path)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 def describe(name: str, path: Path, link: Path) -> BuiltImage:
@@ -106,8 +141,17 @@ def describe(name: str, path: Path, link: Path) -> BuiltImage:
                       size=size, layers=len(manifest.layers))
 
 
-def explain_build_error(exc: NixbuildError, lock: Lock) -> NixbuildError:
-    """Name the locked package behind a fixed-output hash mismatch."""
+# The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
+_FAILED_LAYER = re.compile(r"builder for '/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)\.drv' failed")
+
+
+def explain_build_error(exc: NixbuildError, lock: Lock, image: str) -> NixbuildError:
+    """Name the step whose layer failed, or the locked package behind a hash mismatch."""
+    exc.where = f"image {image!r}"
+    failed = _FAILED_LAYER.search(exc.message)
+    if failed:
+        exc.where = f"image {image!r}, step {failed.group(1)} {failed.group(2)}"
+        exc.fix = "the step's output is above; fix the step and build again"
     if isinstance(exc, nixcmd.HashMismatch):
         for image in lock.images.values():
             for step in image.steps:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .api.python_version import python_series
-from .api.steps import AptInstall, Cmd, DebianSlim, Entrypoint, Env, Shell, Step, Workdir
+from .api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
+                         Entrypoint, Env, RunCommands, Shell, Step, Workdir)
 from .errors import InvalidError
 
 if TYPE_CHECKING:
@@ -20,16 +21,34 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 
 # Step kinds nixbuild can build today; every other kind loads (with Modal's validation) and is
 # refused before anything is resolved or built.
-SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell"})
+SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell",
+                       "add_local_file", "add_local_dir", "add_local_python_source", "run_commands"})
+LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
 
 def require_supported(image_name: str, image: "Image") -> None:
     base_step(image)
+    mounted: int | None = None  # the first copy=False local step
     for index, step in enumerate(image.steps):
+        where = step_where(image_name, index, step)
         if step.kind not in SUPPORTED:
-            raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet",
-                               where=step_where(image_name, index, step),
+            raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet", where=where,
                                fix="remove the step, or build this image with Modal until nixbuild supports it")
+        if mounted is not None and not (isinstance(step, LOCAL_KINDS) and not step.copy):
+            # Modal refuses this at build time too: copy=False files are attached last.
+            raise InvalidError(
+                "An image tried to run a build step after using `image.add_local_*` to include local files",
+                where=where,
+                fix=f"pass copy=True to step {mounted} {image.steps[mounted].kind}, or move it to the end of the chain")
+        if isinstance(step, LOCAL_KINDS) and not step.copy and mounted is None:
+            mounted = index
+        if isinstance(step, RunCommands):
+            unsupported = [name for name, value in (("secrets", step.secrets), ("gpu", step.gpu),
+                                                    ("volumes", step.volumes), ("force_build", step.force_build))
+                           if value]
+            if unsupported:
+                raise InvalidError(f"run_commands with {', '.join(unsupported)} is not supported by nixbuild yet",
+                                   where=where, fix=f"drop {', '.join(unsupported)} from the step")
 
 
 def base_step(image: "Image") -> DebianSlim:
@@ -67,7 +86,7 @@ def config_update(step: Step, config: "ConfigState") -> bool:
     elif isinstance(step, Cmd):
         config.cmd = list(step.args)
     elif isinstance(step, Shell):
-        pass  # only affects later RUN steps, which read it from the chain
+        config.shell = list(step.args)
     else:
         return False
     return True

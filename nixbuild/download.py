@@ -1,34 +1,14 @@
-"""Downloads from package mirrors: verified by hash, written atomically, failing clearly."""
+"""Downloads of locked files: verified against the lock's hash, written atomically."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import ssl
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from .debian.fetch import fetch
 from .errors import MirrorError
-
-TIMEOUT_S = 60
-
-
-def _context() -> ssl.SSLContext:
-    # The host bundle, so a TLS-intercepting proxy the host trusts is trusted here too.
-    cafile = os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
-    return ssl.create_default_context(cafile=cafile if os.path.exists(cafile) else None)
-
-
-def fetch(url: str) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S, context=_context()) as resp:
-            return resp.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise MirrorError(f"cannot download {url}: {getattr(exc, 'reason', exc)}",
-                          fix="check the network, or point NIXBUILD_DEBIAN_MIRROR / "
-                              "NIXBUILD_DEBIAN_SECURITY_MIRROR at a reachable mirror") from exc
 
 
 def fetch_verified(url: str, sha256: str, dest: Path) -> Path:

@@ -11,19 +11,24 @@ import hashlib
 import json
 import posixpath
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .api.image import Image
 from .debian_slim import BASE_ENV
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
 from .settings import Settings
-from .api.steps import describe_step
-from .chain import config_update, require_supported
+from .api.steps import RunCommands, describe_step
+from .chain import LOCAL_KINDS, config_update, require_supported
+from .local_tree import LocalTree
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"
+# Environment of run_commands steps only (the image's Env and the step's env= win): no
+# stray .pyc files from the commands' Python imports in the layer, and tools that honour
+# SOURCE_DATE_EPOCH (pip's byte-compilation, gzip, ...) write reproducible files.
+RUN_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "SOURCE_DATE_EPOCH": str(EPOCH)}
 
 
 class Model(BaseModel):
@@ -37,7 +42,7 @@ class DebSource(Model):
 
 
 class Seed(Model):
-    name: str = "busybox"
+    name: str
     narHash: str
 
 
@@ -46,12 +51,35 @@ class Bootstrap(Model):
     debs: list[DebSource]
 
 
-class LayerSpec(Model):
-    kind: Literal["debs"]
+class _Layer(Model):
     name: str
     createdBy: str
+
+
+class DebLayer(_Layer):
+    kind: Literal["debs"] = "debs"
     base: bool = False
     debs: list[DebSource]
+
+
+class FilesLayer(_Layer):
+    """Local files: a tree seeded into the store (named by its NAR hash), laid out as in the
+    image, and the permission bits a NAR cannot carry."""
+
+    kind: Literal["files"] = "files"
+    tree: Seed
+    modes: dict[str, int] = {}
+
+
+class RunLayer(_Layer):
+    kind: Literal["run"] = "run"
+    commands: list[str]
+    env: list[str]
+    workdir: str
+    shell: list[str]
+
+
+LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer, Field(discriminator="kind")]
 
 
 class ImageConfig(Model):
@@ -89,6 +117,7 @@ class ConfigState:
         self.workdir: str | None = None
         self.entrypoint: list[str] | None = None
         self.cmd: list[str] | None = None
+        self.shell: list[str] = ["/bin/sh", "-c"]  # Docker's default SHELL, for RUN steps
 
     def set_workdir(self, path: str) -> None:
         # Docker: a relative WORKDIR is relative to the previous one.
@@ -100,20 +129,31 @@ class ConfigState:
 
 
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
-               settings: Settings) -> ImageSpec:
+               settings: Settings, trees: dict[int, LocalTree]) -> ImageSpec:
+    """The spec of one image; ``trees`` holds the imported tree of every local-files step."""
+    require_supported(name, image)
     pins = {s.index: s.packages for s in locked.steps}
     layers: list[LayerSpec] = []
     config = ConfigState()
     for index, step in enumerate(image.steps):
+        common = dict(name=f"{index}-{step.kind}", createdBy=describe_step(step))
         if index in pins:
-            layers.append(LayerSpec(kind="debs", name=f"{index}-{step.kind}", createdBy=describe_step(step),
-                                    base=step.kind == "debian_slim", debs=_sources(pins[index], settings)))
-        elif not config_update(step, config):
-            require_supported(name, image)  # raises, naming the step
-    busybox = bootstrap.busybox
+            layers.append(DebLayer(**common, base=step.kind == "debian_slim",
+                                   debs=_sources(pins[index], settings)))
+        elif isinstance(step, LOCAL_KINDS):
+            tree = trees[index]
+            layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),
+                                     modes=tree.modes))
+        elif isinstance(step, RunCommands):
+            env = {**RUN_ENV, **config.env, **step.env}
+            layers.append(RunLayer(**common, commands=list(step.commands),
+                                   env=[f"{k}={v}" for k, v in env.items()],
+                                   workdir=config.workdir or "/", shell=config.shell))
+        else:
+            config_update(step, config)
     return ImageSpec(
         name=name, ref="latest", architecture="amd64", created=CREATED, epoch=EPOCH,
-        bootstrap=Bootstrap(busybox=Seed(narHash=bootstrap.busybox_nar_hash),
+        bootstrap=Bootstrap(busybox=Seed(name="busybox", narHash=bootstrap.busybox_nar_hash),
                             debs=_sources(bootstrap.python, settings)),
         layers=layers, config=config.finish(),
     )

@@ -26,8 +26,17 @@ from dataclasses import dataclass
 
 @dataclass
 class Entry:
+    """A tar entry; a regular file's bytes are ``data``, or the file at ``source`` (streamed,
+    so a layer of large files never sits in memory)."""
+
     info: tarfile.TarInfo
     data: bytes | None = None
+    source: str | None = None
+
+    def open(self):
+        if self.source is not None:
+            return open(self.source, "rb")
+        return io.BytesIO(self.data) if self.data is not None else None
 
 
 def sort_key(path: str) -> tuple[str, ...]:
@@ -62,6 +71,13 @@ def regular(path: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 
     info = tarfile.TarInfo(path)
     info.type, info.mode, info.uid, info.gid, info.size = tarfile.REGTYPE, mode, uid, gid, len(data)
     return Entry(info, data)
+
+
+def from_file(path: str, source: str, mode: int, uid: int = 0, gid: int = 0) -> Entry:
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.uid, info.gid = tarfile.REGTYPE, mode, uid, gid
+    info.size = os.stat(source).st_size
+    return Entry(info, source=source)
 
 
 def symlink(path: str, target: str) -> Entry:
@@ -100,7 +116,7 @@ def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: i
                 for path in order:
                     entry = entries[path]
                     info = _normalise(entry.info, path, epoch)
-                    data = entry.data
+                    content = entry
                     if info.islnk():
                         target = info.linkname
                         if target in swapped:
@@ -110,15 +126,21 @@ def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: i
                             if source is None or not source.info.isfile():
                                 raise ValueError(f"hard link {path} -> {target}: target missing")
                             info = _normalise(source.info, path, epoch)
-                            data = source.data
+                            content = source
                             swapped[target] = path
                         else:
                             info.linkname = target
                             info.size = 0
+                            content = None
                     elif path in swapped:
                         # This is the target of an earlier link that already carries the data.
-                        info.type, info.linkname, info.size, data = tarfile.LNKTYPE, swapped[path], 0, None
-                    tar.addfile(info, io.BytesIO(data) if data is not None else None)
+                        info.type, info.linkname, info.size, content = tarfile.LNKTYPE, swapped[path], 0, None
+                    fileobj = content.open() if content is not None and info.isfile() else None
+                    try:
+                        tar.addfile(info, fileobj)
+                    finally:
+                        if fileobj is not None:
+                            fileobj.close()
                     written.add(path)
     return {
         "digest": "sha256:" + compressed.sha256.hexdigest(),

@@ -1,0 +1,5 @@
+from .util import greeting
+
+
+def greet() -> str:
+    return greeting("world")

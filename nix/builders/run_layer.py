@@ -1,0 +1,231 @@
+"""Builder: an image layer made by running shell commands in the image built so far
+(run_commands).
+
+Passes:
+1. Unpack the lower layers, in order and honouring OCI whiteouts, into ``$TMPDIR/root``,
+   keeping an index of what each path was (type, owner, mode, size, link target). The
+   sandbox user cannot own files as other users or set setuid bits, so owners and special
+   bits live only in the index; every unpacked file gets mtime SOURCE_DATE_EPOCH.
+2. Run each command as ``<shell> <command>`` (``/bin/sh -c`` by default) as fake root in a
+   user-namespace chroot of that tree (busybox ``unshare -r -m``), with the host's /dev and
+   /proc bound in and a fresh tmpfs on /tmp, the image's environment plus the step's, and
+   the working directory of the chain. The Nix sandbox around it has no network.
+3. The layer is the difference: paths that are new, or whose type, mode, size, mtime, inode or
+   link target changed, with their unchanged owners and special bits taken back from the
+   index; ``.wh.<name>`` whiteouts for paths that are gone (the topmost one only).
+
+Input: ``$layerSpecPath`` (JSON: lower, busybox, commands, env, workdir, shell, createdBy,
+epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import posixpath
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+
+from layertar import Entry, directory, from_file, symlink, write_json, write_layer
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+# Mount points of the command's chroot: their contents never belong in a layer.
+MOUNTS = ("dev", "proc", "tmp")
+# What the sandbox user may set (no setuid/setgid: seccomp refuses them).
+SETTABLE = 0o1777
+
+
+@dataclass
+class Was:
+    """A path as the lower layers left it, and how it looks on disk after unpacking."""
+
+    info: tarfile.TarInfo
+    fingerprint: tuple
+
+
+def fingerprint(path: str) -> tuple:
+    st = os.lstat(path)
+    link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else None
+    return (stat.S_IFMT(st.st_mode), st.st_mode & 0o7777, st.st_size if not stat.S_ISDIR(st.st_mode) else 0,
+            st.st_mtime_ns, st.st_ino, link)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        for top, dirs, _files in os.walk(path):
+            for d in dirs:
+                os.chmod(os.path.join(top, d), 0o700)
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _forget(index: dict[str, Was], path: str) -> None:
+    prefix = path + "/"
+    for key in [k for k in index if k == path or k.startswith(prefix)]:
+        del index[key]
+
+
+def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
+    """Apply one gzip layer onto ``root``, updating ``index`` (path -> tar header)."""
+    with gzip.open(layer_tar, "rb") as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
+        for info in tar:
+            name = posixpath.normpath(info.name.lstrip("/"))
+            if name.startswith("..") or name == ".":
+                continue
+            path = os.path.join(root, name)
+            base = posixpath.basename(name)
+            parent = posixpath.dirname(name)
+            if base == OPAQUE:
+                for child in os.listdir(os.path.join(root, parent)):
+                    _remove(os.path.join(root, parent, child))
+                    _forget(index, posixpath.join(parent, child))
+                continue
+            if base.startswith(WHITEOUT):
+                gone = posixpath.join(parent, base[len(WHITEOUT):])
+                _remove(os.path.join(root, gone))
+                _forget(index, gone)
+                continue
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if info.isdir():
+                if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
+                    _remove(path)
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, (info.mode & SETTABLE) | 0o700)  # we must be able to write into it
+            else:
+                if os.path.lexists(path):
+                    _remove(path)
+                    _forget(index, name)
+                if info.issym():
+                    os.symlink(info.linkname, path)
+                elif info.islnk():
+                    os.link(os.path.join(root, posixpath.normpath(info.linkname.lstrip("/"))), path)
+                elif info.isreg():
+                    with open(path, "wb") as f:
+                        shutil.copyfileobj(tar.extractfile(info), f)
+                    os.chmod(path, (info.mode & SETTABLE) | 0o600)
+                else:
+                    continue  # device nodes cannot be made here; /dev is bound in
+            if not info.islnk():
+                os.utime(path, (epoch, epoch), follow_symlinks=False)
+            index[name] = info
+
+
+def run(root: str, spec: dict) -> None:
+    busybox = os.path.join(spec["busybox"], "bin", "busybox")
+    for mount in MOUNTS:
+        os.makedirs(os.path.join(root, mount), exist_ok=True)
+    workdir = spec.get("workdir") or "/"
+    os.makedirs(os.path.join(root, workdir.lstrip("/")), exist_ok=True)
+    # Runs as fake root inside the new namespaces: bind the host's /dev and /proc, give the
+    # command its own /tmp, enter the chroot and the working directory, run the command.
+    enter = ('bb=$1 root=$2 workdir=$3; shift 3; '
+             '"$bb" mount --rbind /dev "$root/dev" && "$bb" mount --rbind /proc "$root/proc" && '
+             '"$bb" mount -t tmpfs tmpfs "$root/tmp" && '
+             'exec "$bb" chroot "$root" /bin/sh -c \'cd "$0" && exec "$@"\' "$workdir" "$@"')
+    env = dict(item.split("=", 1) for item in spec["env"])
+    env.setdefault("HOME", "/root")
+    for number, command in enumerate(spec["commands"], 1):
+        print(f"nixbuild: RUN [{number}/{len(spec['commands'])}] {command}", flush=True)
+        proc = subprocess.run([busybox, "unshare", "-r", "-m", "--", busybox, "sh", "-c", enter, "enter",
+                               busybox, root, workdir, *spec["shell"], command], env=env)
+        if proc.returncode != 0:
+            print(f"nixbuild: command {number} failed with exit code {proc.returncode}: {command}",
+                  file=sys.stderr, flush=True)
+            sys.exit(1)
+
+
+def diff(root: str, before: dict[str, Was]) -> dict[str, Entry]:
+    """The layer: what changed under ``root`` since ``before``."""
+    entries: dict[str, Entry] = {}
+    seen: set[str] = set()
+    inodes: dict[tuple[int, int], str] = {}
+    for top, dirs, files in os.walk(root):
+        rel_top = os.path.relpath(top, root)
+        rel_top = "" if rel_top == "." else rel_top
+        names = sorted(dirs) + sorted(files)
+        if not rel_top:
+            # Never descend into the mount points; the directories themselves count as usual
+            # when the lower layers had them.
+            dirs[:] = [d for d in dirs if d not in MOUNTS]
+            names = [n for n in names if n not in MOUNTS or n in before]
+        dirs.sort()
+        for name in names:
+            path = posixpath.join(rel_top, name)
+            full = os.path.join(root, path)
+            seen.add(path)
+            was = before.get(path)
+            now = fingerprint(full)
+            if was is not None and was.fingerprint == now:
+                continue
+            st = os.lstat(full)
+            uid, gid, mode = 0, 0, st.st_mode & 0o7777
+            if was is not None and stat.S_IFMT(st.st_mode) == _tar_type(was.info):
+                uid, gid = was.info.uid, was.info.gid
+                if mode == (was.info.mode & SETTABLE) | (0o700 if stat.S_ISDIR(st.st_mode) else 0o600):
+                    mode = was.info.mode  # unchanged by the command: the unpacker's bits, not its
+            if stat.S_ISDIR(st.st_mode):
+                entries[path] = directory(path, mode, uid, gid)
+            elif stat.S_ISLNK(st.st_mode):
+                entries[path] = symlink(path, os.readlink(full))
+            elif stat.S_ISREG(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in inodes:
+                    link = tarfile.TarInfo(path)
+                    link.type, link.linkname = tarfile.LNKTYPE, inodes[key]
+                    entries[path] = Entry(link)
+                else:
+                    inodes[key] = path
+                    entries[path] = from_file(path, full, mode, uid, gid)
+    for path in before:
+        parent = posixpath.dirname(path)
+        if path.split("/", 1)[0] in MOUNTS and "/" in path:
+            continue  # below a mount point: not walked, not changed
+        if path not in seen and (not parent or (parent in seen and os.path.isdir(os.path.join(root, parent))
+                                                and not os.path.islink(os.path.join(root, parent)))):
+            whiteout = posixpath.join(parent, WHITEOUT + posixpath.basename(path))
+            entries[whiteout] = Entry(tarfile.TarInfo(whiteout))
+    # Parents of changed paths, with the owners and modes the lower layers gave them.
+    for path in list(entries):
+        parent = posixpath.dirname(path)
+        while parent and parent not in entries:
+            was = before.get(parent)
+            entries[parent] = directory(parent, was.info.mode, was.info.uid, was.info.gid) if was \
+                else directory(parent)
+            parent = posixpath.dirname(parent)
+    return entries
+
+
+def _tar_type(info: tarfile.TarInfo) -> int:
+    if info.isdir():
+        return stat.S_IFDIR
+    if info.issym():
+        return stat.S_IFLNK
+    return stat.S_IFREG
+
+
+def build(spec: dict, out: str) -> None:
+    root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "root")
+    os.makedirs(root)
+    headers: dict[str, tarfile.TarInfo] = {}
+    for layer in spec["lower"]:
+        unpack(os.path.join(layer, "layer.tar.gz"), root, headers, spec["epoch"])
+    before = {path: Was(info, fingerprint(os.path.join(root, path)))
+              for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
+    run(root, spec)
+    entries = diff(root, before)
+    os.makedirs(out)
+    meta = write_layer(entries, out, epoch=spec["epoch"])
+    meta["createdBy"] = spec["createdBy"]
+    write_json(os.path.join(out, "layer.json"), meta)
+
+
+if __name__ == "__main__":
+    with open(os.environ["layerSpecPath"]) as f:
+        build(json.load(f), os.environ["out"])

@@ -1,0 +1,62 @@
+"""Local files of an image (add_local_*), as trees in the Nix store.
+
+Each local-files step becomes one tree, laid out as the files sit in the image
+(``app/main.py`` for ``/app/main.py``), named in the spec only by its NAR hash: the Nix
+library reads it as a recursive fixed-output path that the CLI seeds with
+``nix-store --add-fixed``, so the expression stays pure and a consumer flake names the same
+path. The NAR hash comes from a stat-keyed cache, so a build of an unchanged tree reads no
+file, and the tree is only copied when its path is not in the store yet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import nixcmd
+from .errors import BuildError
+from .local_files import LocalFile, files_for_step
+from .nar import cached_nar_hash, fixed_output_path, materialise
+
+TREE_NAME = "local-files"  # identical trees of two steps or images share one store path
+
+
+@dataclass(frozen=True)
+class LocalTree:
+    name: str
+    nar_hash: str
+    files: tuple[LocalFile, ...]
+    # Permission bits a NAR cannot carry (only "executable" survives), by path in the tree.
+    modes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def store_path(self) -> str:
+        return fixed_output_path(self.name, self.nar_hash)
+
+
+def default_mode(mode: int) -> int:
+    return 0o755 if mode & 0o111 else 0o644
+
+
+def tree_of(step, *, cwd: Path, where: str, cache_dir: Path) -> LocalTree:
+    files = tuple(files_for_step(step, cwd=cwd, where=where))
+    modes = {f.remote.lstrip("/"): f.mode for f in files if f.mode != default_mode(f.mode)}
+    return LocalTree(name=TREE_NAME, nar_hash=cached_nar_hash(list(files), cache_dir), files=files, modes=modes)
+
+
+def ensure(tree: LocalTree, cache_dir: Path, store: str | None = None) -> None:
+    """Put ``tree`` into the store unless its path is there already."""
+    if nixcmd.is_valid(tree.store_path, store):
+        return
+    staging = Path(tempfile.mkdtemp(prefix="local-", dir=cache_dir))
+    try:
+        materialise(list(tree.files), staging / tree.name)
+        path = nixcmd.add_fixed_recursive(staging / tree.name, store)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if path != tree.store_path:
+        # A file changed between hashing and copying: the spec would name the wrong tree.
+        raise BuildError(f"local files changed while they were being imported ({path} != {tree.store_path})",
+                         fix="run the build again")
