@@ -18,14 +18,12 @@ Input: ``$layerSpecPath`` (JSON: debs, prevStatus, base, createdBy, epoch). Outp
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import posixpath
-import tarfile
 
 import maintainer
 from debfile import format_stanza, md5, parse_stanza, read_deb
-from layertar import Entry, directory, regular, symlink, write_json, write_layer
+from layertar import Entry, directory, regular, run_builder, symlink, write_layer_dir
 
 MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # Directories the base layer turns into symlinks: a package path below one is written below
@@ -144,14 +142,10 @@ def build(spec: dict, out: str) -> None:
             entries[parent] = directory(parent)
             parent = posixpath.dirname(parent)
 
-    os.makedirs(out)
-    meta = write_layer(entries, out, epoch=spec["epoch"])
-    meta["createdBy"] = spec["createdBy"]
-    write_json(os.path.join(out, "layer.json"), meta)
+    write_layer_dir(entries, out, spec)
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
 
 
 if __name__ == "__main__":
-    with open(os.environ["layerSpecPath"]) as f:
-        build(json.load(f), os.environ["out"])
+    run_builder(build)

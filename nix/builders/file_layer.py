@@ -16,10 +16,9 @@ Input: ``$layerSpecPath`` (JSON: tree, modes, createdBy, epoch). Output in ``$ou
 
 from __future__ import annotations
 
-import json
 import os
 
-from layertar import from_file, write_json, write_layer
+from layertar import from_file, run_builder, write_layer_dir
 
 
 def build(spec: dict, out: str) -> None:
@@ -33,12 +32,8 @@ def build(spec: dict, out: str) -> None:
             path = os.path.relpath(source, tree)
             default = 0o755 if os.stat(source).st_mode & 0o111 else 0o644
             entries[path] = from_file(path, source, modes.get(path, default))
-    os.makedirs(out)
-    meta = write_layer(entries, out, epoch=spec["epoch"])
-    meta["createdBy"] = spec["createdBy"]
-    write_json(os.path.join(out, "layer.json"), meta)
+    write_layer_dir(entries, out, spec)
 
 
 if __name__ == "__main__":
-    with open(os.environ["layerSpecPath"]) as f:
-        build(json.load(f), os.environ["out"])
+    run_builder(build)

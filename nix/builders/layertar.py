@@ -154,3 +154,18 @@ def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: i
 def write_json(path: str, value) -> None:
     with open(path, "w") as f:
         json.dump(value, f, sort_keys=True, separators=(",", ":"))
+
+
+def write_layer_dir(entries: dict[str, Entry], out: str, spec: dict) -> dict:
+    """Create ``out`` with ``layer.tar.gz`` and ``layer.json`` (digests, sizes, history line)."""
+    os.makedirs(out)
+    meta = write_layer(entries, out, epoch=spec["epoch"])
+    meta["createdBy"] = spec["createdBy"]
+    write_json(os.path.join(out, "layer.json"), meta)
+    return meta
+
+
+def run_builder(build) -> None:
+    """The entry point of a layer builder: ``build(spec, out)`` from Nix's environment."""
+    with open(os.environ["layerSpecPath"]) as f:
+        build(json.load(f), os.environ["out"])

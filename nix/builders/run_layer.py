@@ -21,7 +21,6 @@ epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json``.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import posixpath
 import shutil
@@ -31,7 +30,7 @@ import sys
 import tarfile
 from dataclasses import dataclass
 
-from layertar import Entry, directory, from_file, symlink, write_json, write_layer
+from layertar import Entry, directory, from_file, run_builder, symlink, write_layer_dir
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -220,12 +219,8 @@ def build(spec: dict, out: str) -> None:
               for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
     run(root, spec)
     entries = diff(root, before)
-    os.makedirs(out)
-    meta = write_layer(entries, out, epoch=spec["epoch"])
-    meta["createdBy"] = spec["createdBy"]
-    write_json(os.path.join(out, "layer.json"), meta)
+    write_layer_dir(entries, out, spec)
 
 
 if __name__ == "__main__":
-    with open(os.environ["layerSpecPath"]) as f:
-        build(json.load(f), os.environ["out"])
+    run_builder(build)

@@ -7,9 +7,7 @@ its files rebuilds that layer only, and editing an ignored file changes nothing.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
 import uuid
 

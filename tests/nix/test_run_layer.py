@@ -1,0 +1,82 @@
+"""run_layer.py's passes without a sandbox: unpack lower layers, then diff a changed tree."""
+
+import os
+import tarfile
+
+import layertar
+import run_layer
+
+EPOCH = 1
+
+
+def lower_layer(tmp_path, name, entries):
+    out = tmp_path / name
+    layertar.write_layer_dir(entries, str(out), {"epoch": EPOCH, "createdBy": name})
+    return str(out / "layer.tar.gz")
+
+
+def unpacked(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    headers = {}
+    base = lower_layer(tmp_path, "base", {
+        "etc": layertar.directory("etc"),
+        "etc/motd": layertar.regular("etc/motd", b"hi\n"),
+        "etc/keep": layertar.regular("etc/keep", b"same\n"),
+        "usr": layertar.directory("usr"),
+        "usr/bin": layertar.directory("usr/bin"),
+        "usr/bin/su": layertar.regular("usr/bin/su", b"elf", mode=0o4755),
+        "var": layertar.directory("var"),
+        "var/mail": layertar.directory("var/mail", mode=0o2775, gid=8),
+        "var/mail/old": layertar.regular("var/mail/old", b"x"),
+        "opt": layertar.directory("opt"),
+        "opt/gone": layertar.directory("opt/gone"),
+        "opt/gone/a": layertar.regular("opt/gone/a", b"a"),
+    })
+    upper = lower_layer(tmp_path, "upper", {
+        "etc": layertar.directory("etc"),
+        "etc/.wh.keep": layertar.regular("etc/.wh.keep", b""),
+        "etc/new": layertar.regular("etc/new", b"from the upper layer\n"),
+    })
+    for layer in (base, upper):
+        run_layer.unpack(layer, str(root), headers, EPOCH)
+    before = {p: run_layer.Was(info, run_layer.fingerprint(str(root / p)))
+              for p, info in headers.items() if os.path.lexists(root / p)}
+    return root, headers, before
+
+
+def test_unpack_applies_whiteouts_and_keeps_special_bits_in_the_index(tmp_path):
+    root, headers, _ = unpacked(tmp_path)
+    assert not (root / "etc" / "keep").exists() and "etc/keep" not in headers
+    assert (root / "etc" / "new").read_bytes() == b"from the upper layer\n"
+    assert headers["usr/bin/su"].mode == 0o4755  # the file itself cannot carry setuid here
+    assert os.stat(root / "usr" / "bin" / "su").st_mode & 0o4000 == 0
+
+
+def test_diff_is_new_changed_and_removed_paths_with_lower_metadata(tmp_path):
+    root, _, before = unpacked(tmp_path)
+    (root / "etc" / "motd").unlink()
+    (root / "var" / "mail" / "new").write_bytes(b"mail")
+    (root / "usr" / "bin" / "su").write_bytes(b"patched elf")
+    for child in (root / "opt" / "gone").iterdir():
+        child.unlink()
+    (root / "opt" / "gone").rmdir()
+    (root / "srv").mkdir()
+    (root / "srv" / "a").write_bytes(b"1")
+    os.link(root / "srv" / "a", root / "srv" / "b")
+    os.symlink("/srv/a", root / "srv" / "c")
+
+    entries = run_layer.diff(str(root), before)
+    kinds = {p: (e.info.type, e.info.mode, e.info.uid, e.info.gid) for p, e in entries.items()}
+    assert set(kinds) == {"etc", "etc/.wh.motd", "var", "var/mail", "var/mail/new", "usr", "usr/bin",
+                          "usr/bin/su", "opt", "opt/.wh.gone", "srv", "srv/a", "srv/b", "srv/c"}
+    assert kinds["var/mail"][1:] == (0o2775, 0, 8)  # owner and setgid bit from the lower layer
+    assert kinds["usr/bin/su"][1] == 0o4755  # content changed, special bits kept
+    assert kinds["srv/b"][0] == tarfile.LNKTYPE and entries["srv/b"].info.linkname == "srv/a"
+    assert kinds["srv/c"][0] == tarfile.SYMTYPE
+    assert "etc/keep" not in kinds  # whited out below: nothing to say again
+
+
+def test_an_unchanged_tree_is_an_empty_layer(tmp_path):
+    root, _, before = unpacked(tmp_path)
+    assert run_layer.diff(str(root), before) == {}
