@@ -15,7 +15,9 @@
 #     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]
 #     "files": tree = { name; narHash; } (a tree seeded by the CLI, laid out as in the image);
 #              modes = { "<path>" = <permission bits>; } for files not plain 0644/0755
-#     "run":   commands; env = [ "K=V" ]; workdir; shell = [ "/bin/sh" "-c" ]
+#     "run":   commands; env = [ "K=V" ]; workdir; shell = [ "/bin/sh" "-c" ];
+#              network (bool): a fixed-output derivation, network on, whose output must
+#              hash to outputHash (null: a placeholder, so that Nix reports the real hash)
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
 let
@@ -27,14 +29,17 @@ let
 
       # A layer derivation: `script` turns `layerSpec` (plus the epoch and history line)
       # into $out/layer.tar.gz and $out/layer.json.
-      layerDrv = script: index: layer: layerSpec: boot.pythonDerivation script {
+      layerDrv = script: index: layer: layerSpec: attrs: boot.pythonDerivation script ({
         name = fetch.storeName "layer-${toString index}-${layer.name}";
         layerSpec = builtins.toJSON (layerSpec // {
           inherit (layer) createdBy;
           inherit (spec) epoch;
         });
         passAsFile = [ "layerSpec" ];
-      };
+      } // attrs);
+
+      # Any valid sha256: a network step's first build fails on it and Nix reports the real one.
+      fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
       # acc: { debs = the last deb layer (its dpkg-status is the next one's base); layers }
       layerOf = acc: index: layer:
@@ -42,17 +47,22 @@ let
           debs = map fetch.fetchFile layer.debs;
           prevStatus = if acc.debs == null then null else "${acc.debs}/dpkg-status";
           base = layer.base or false;
-        }
+        } { }
         else if layer.kind == "files" then layerDrv "file_layer.py" index layer {
           tree = fetch.seeded layer.tree;
           modes = layer.modes or { };
-        }
+        } { }
         else if layer.kind == "run" then layerDrv "run_layer.py" index layer {
           lower = acc.layers;
           inherit (boot) busybox;
           inherit (layer) commands env shell;
           workdir = layer.workdir or "/";
-        }
+          network = layer.network or false;
+        } (if layer.network or false then {
+          outputHashMode = "recursive";
+          outputHashAlgo = "sha256";
+          outputHash = if layer.outputHash or null == null then fakeHash else layer.outputHash;
+        } else { })
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 
       chain = builtins.foldl'

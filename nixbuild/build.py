@@ -18,9 +18,9 @@ from pydantic import BaseModel
 
 from . import chain, local_tree, locking, nixcmd, plan, seed
 from .api.image import Image
-from .errors import NixbuildError
+from .errors import BuildError, NixbuildError
 from .loader import load_images
-from .lock import LOCK_NAME, Lock, read_lock, write_lock
+from .lock import LOCK_NAME, Lock, OutputLock, read_lock, write_lock
 from .oci import OciLayout
 from .settings import Settings
 
@@ -71,9 +71,12 @@ class Project:
             locking.require_fresh(self.images, current, self.lock_path)
         new = locking.lock(self.images, current, self.settings, update=update, progress=progress)
         if current is not None:
-            # Images not loaded this time (--image) keep their pins.
+            # Images not loaded this time (--image) keep their pins; pinned step outputs stay
+            # (each is only used while the step and everything below it are unchanged).
             kept = {k: v for k, v in current.images.items() if k not in new.images}
-            new = new.model_copy(update={"images": {**kept, **new.images}})
+            carried = {k: v.model_copy(update={"outputs": current.images[k].outputs}) if k in current.images else v
+                       for k, v in new.images.items()}
+            new = new.model_copy(update={"images": {**kept, **carried}})
         if new != current:
             write_lock(self.lock_path, new)
         return new
@@ -90,10 +93,19 @@ class Project:
                 }
         return self._trees[name]
 
+    def spec(self, name: str, lock: Lock, network: frozenset[int] = frozenset()) -> plan.ImageSpec:
+        return plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings,
+                               self.local_trees(name), network)
+
     def spec_file(self, name: str, lock: Lock) -> Path:
-        spec = plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings,
-                               self.local_trees(name))
-        return plan.write_spec(spec, self.settings)
+        return plan.write_spec(self.spec(name, lock), self.settings)
+
+    def record_output(self, lock: Lock, name: str, index: int, record: OutputLock | None) -> Lock:
+        """The lock with step ``index``'s pinned output replaced (None: forgotten), written."""
+        image = lock.images[name].with_output(record, index)
+        lock = lock.model_copy(update={"images": {**lock.images, name: image}})
+        write_lock(self.lock_path, lock)
+        return lock
 
     def seed(self, lock: Lock, store: str | None = None) -> None:
         """Put what no derivation can fetch into the store: the busybox and the local files."""
@@ -114,12 +126,35 @@ class Project:
             progress(f"building image {name!r}")
             link = self.out_dir / name
             link.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                path = nixcmd.build(self.spec_file(name, lock), out_link=link)
-            except NixbuildError as exc:
-                raise explain_build_error(exc, lock, name)
+            path, lock = self._build_image(name, lock, link, progress)
             built.append(describe(name, path, link))
         return built
+
+    def _build_image(self, name: str, lock: Lock, link: Path, progress: Progress) -> tuple[Path, Lock]:
+        """nix-build one image. A run step that fails without the network is tried again as a
+        fixed-output derivation (network on); the output hash Nix reports for it on that first
+        run is recorded in the lock, and every later build must reproduce it."""
+        network: set[int] = set()
+        while True:
+            spec = self.spec(name, lock, frozenset(network))
+            try:
+                return nixcmd.build(plan.write_spec(spec, self.settings), out_link=link), lock
+            except nixcmd.HashMismatch as exc:
+                index, layer = _run_layer(spec, exc.drv)
+                if layer is None or layer.outputHash is not None:
+                    raise explain_build_error(exc, lock, name, spec, link) from None
+                progress(f"pinned the output of step {index} {self.images[name].steps[index].kind}")
+                lock = self.record_output(lock, name, index, OutputLock(
+                    index=index, kind=self.images[name].steps[index].kind, inputs=layer.inputs,
+                    output_hash=exc.got))
+            except BuildError as exc:
+                index, layer = _run_layer(spec, _failed_drv(exc))
+                if layer is None or layer.network:
+                    if index in network:
+                        exc.message = f"(tried again with the network)\n{exc.message}"
+                    raise explain_build_error(exc, lock, name, spec, link) from None
+                progress(f"step {index} failed without the network: trying it with the network, output pinned")
+                network.add(index)
 
 
 @contextmanager
@@ -142,19 +177,54 @@ def describe(name: str, path: Path, link: Path) -> BuiltImage:
 
 
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
-_FAILED_LAYER = re.compile(r"builder for '/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)\.drv' failed")
+_LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)")
+_FAILED_LAYER = re.compile(r"builder for '(/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)\.drv)' failed")
 
 
-def explain_build_error(exc: NixbuildError, lock: Lock, image: str) -> NixbuildError:
-    """Name the step whose layer failed, or the locked package behind a hash mismatch."""
-    exc.where = f"image {image!r}"
+def _failed_drv(exc: NixbuildError) -> str:
     failed = _FAILED_LAYER.search(exc.message)
+    return failed.group(1) if failed else ""
+
+
+def _run_layer(spec: plan.ImageSpec, path: str) -> tuple[int, plan.RunLayer | None]:
+    """The step index and run layer of a layer derivation or output path (else -1, None)."""
+    named = _LAYER_NAME.search(path)
+    if not named:
+        return -1, None
+    index = int(named.group(1))
+    layer = next((item for item in spec.layers if item.name == f"{index}-{named.group(2)}"), None)
+    return index, layer if isinstance(layer, plan.RunLayer) else None
+
+
+class OutputChanged(BuildError):
+    def __init__(self, index: int, layer: plan.RunLayer, exc: nixcmd.HashMismatch, link: Path):
+        super().__init__(
+            f"the output of step {index} changed since it was pinned: it ran with the network and what "
+            f"it fetched is different now (locked {layer.outputHash}, got {exc.got}); the image was not "
+            f"replaced, the previous one is still at {link}",
+            where=f"step {index} {layer.name.split('-', 1)[1]}",
+            fix=f"if the new output is expected, accept it with `nixbuild lock --update-step {index}` "
+                "and build again")
+
+
+def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.ImageSpec,
+                        link: Path) -> NixbuildError:
+    """Name the step whose layer failed, the pinned step whose output changed, or the locked
+    package behind a hash mismatch."""
+    failed = _FAILED_LAYER.search(exc.message)
+    if isinstance(exc, nixcmd.HashMismatch):
+        index, layer = _run_layer(spec, exc.drv)
+        if layer is not None and layer.outputHash is not None:
+            changed = OutputChanged(index, layer, exc, link)
+            changed.where = f"image {image!r}, {changed.where}"
+            return changed
+    exc.where = f"image {image!r}"
     if failed:
-        exc.where = f"image {image!r}, step {failed.group(1)} {failed.group(2)}"
+        exc.where = f"image {image!r}, step {failed.group(2)} {failed.group(3)}"
         exc.fix = "the step's output is above; fix the step and build again"
     if isinstance(exc, nixcmd.HashMismatch):
-        for image in lock.images.values():
-            for step in image.steps:
+        for locked in lock.images.values():
+            for step in locked.steps:
                 for pin in step.packages:
                     if plan_store_name(pin.filename) in exc.drv:
                         exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.path}, "

@@ -18,10 +18,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from . import nixcmd
-from .build import Project
+from .build import Project, explain_build_error
 from .diff import compare
 from .errors import CheckError, NixbuildError
 from .oci import OciLayout
+from .plan import write_spec
 
 
 class CheckResult(BaseModel):
@@ -65,19 +66,24 @@ def _rebased(layout_path: Path, store_dir: Path, into: Path) -> OciLayout:
 
 
 def check_image(project: Project, name: str, lock, work: Path) -> CheckResult:
-    spec = project.spec_file(name, lock)
-    local = nixcmd.build(spec, out_link=project.out_dir / name)
-    problems: list[str] = []
-    for attr in ("layers", None):
-        try:
-            nixcmd.build(spec, check=True, attr=attr)
-        except nixcmd.NotDeterministic as exc:
-            problems.append(f"nix-build --check: {exc.message}")
+    image_spec = project.spec(name, lock)
+    spec = write_spec(image_spec, project.settings)
+    link = project.out_dir / name
+    try:
+        local = nixcmd.build(spec, out_link=link)
+        problems: list[str] = []
+        for attr in ("layers", None):
+            try:
+                nixcmd.build(spec, check=True, attr=attr)
+            except nixcmd.NotDeterministic as exc:
+                problems.append(f"nix-build --check: {exc.message}")
 
-    store_dir = work / "store"
-    project.seed(lock, store=str(store_dir))
-    _copy_into(store_dir, _fixed_inputs(local))
-    second = nixcmd.build(spec, store=str(store_dir))
+        store_dir = work / "store"
+        project.seed(lock, store=str(store_dir))
+        _copy_into(store_dir, _fixed_inputs(local))
+        second = nixcmd.build(spec, store=str(store_dir))
+    except NixbuildError as exc:
+        raise explain_build_error(exc, lock, name, image_spec, link) from None
     layout_a = OciLayout(local)
     layout_b = _rebased(second, store_dir, work)
     report = compare(layout_a, layout_b)

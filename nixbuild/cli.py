@@ -110,8 +110,11 @@ def build(app, image, lock_path, as_json, frozen, fmt, output):
 @json_option
 @click.option("--check", "check_only", is_flag=True, help="Fail if the lock does not match the app (no network).")
 @click.option("--update", is_flag=True, help="Re-resolve everything against the mirrors' current indexes.")
+@click.option("--update-step", "update_steps", type=int, multiple=True, metavar="N",
+              help="Forget the pinned output of step N (a step that ran with the network); the next build "
+                   "pins what it produces then. Repeatable; with several images, pick one with --image.")
 @handled
-def lock(app, image, lock_path, as_json, check_only, update):
+def lock(app, image, lock_path, as_json, check_only, update, update_steps):
     """Pin every input of APP's images in the lock file, without building."""
     from . import locking
     from .lock import read_lock
@@ -120,6 +123,19 @@ def lock(app, image, lock_path, as_json, check_only, update):
     if check_only:
         locking.require_fresh(project.images, read_lock(project.lock_path), project.lock_path)
         emit(as_json, {"lock": str(project.lock_path), "fresh": True}, f"{project.lock_path} matches the app")
+        return
+    if update_steps:
+        name = _single_name(project, "lock --update-step")
+        current = project.lock(progress=_progress)
+        pinned = {o.index for o in current.images[name].outputs}
+        for index in update_steps:
+            if index not in pinned:
+                raise NixbuildError(f"step {index} of image {name!r} has no pinned output",
+                                    fix=f"steps with one: {sorted(pinned) or 'none'}")
+            current = project.record_output(current, name, index, None)
+        emit(as_json, {"lock": str(project.lock_path), "forgotten": list(update_steps)},
+             f"forgot the pinned output of step(s) {', '.join(map(str, update_steps))} of {name!r}; "
+             "the next build pins them again")
         return
     result = project.lock(update=update, progress=_progress)
     counts = {name: sum(len(s.packages) for s in img.steps) for name, img in result.images.items()
@@ -146,6 +162,13 @@ def run(app, image, lock_path, writable, command):
     project = _project(app, image, lock_path)
     built = _single(project.build(progress=_progress), "run")
     sys.exit(run_in(OciLayout(built.store_path), argv, project.settings.cache_dir, writable=writable))
+
+
+def _single_name(project: Project, verb: str) -> str:
+    if len(project.images) != 1:
+        raise NixbuildError(f"the app defines several images ({', '.join(project.images)})",
+                            fix=f"pick one: nixbuild {verb} --image NAME")
+    return next(iter(project.images))
 
 
 def _single(built, verb: str):

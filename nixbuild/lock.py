@@ -70,10 +70,30 @@ class StepLock(Model):
     packages: list[DebPin]
 
 
+class OutputLock(Model):
+    """The pinned output of a step that ran with the network (or with secrets): recorded on
+    its first build, verified on every later one."""
+
+    index: int = Field(description="position of the step in the image chain")
+    kind: str
+    inputs: str = Field(description="hash of the step's layer spec and every layer below it")
+    output_hash: str = Field(description="NAR sha256 of the step's layer output, as Nix reported it")
+
+
 class ImageLock(Model):
     distribution: str
     snapshots: list[SuiteSnapshot]
     steps: list[StepLock]
+    outputs: list[OutputLock] = []
+
+    def output(self, index: int) -> OutputLock | None:
+        return next((o for o in self.outputs if o.index == index), None)
+
+    def with_output(self, record: OutputLock | None, index: int) -> "ImageLock":
+        """This lock with step ``index``'s output record replaced (or dropped when None)."""
+        kept = [o for o in self.outputs if o.index != index]
+        return self.model_copy(update={"outputs": sorted(kept + ([record] if record else []),
+                                                         key=lambda o: o.index)})
 
 
 class Lock(Model):

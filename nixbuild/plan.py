@@ -72,11 +72,20 @@ class FilesLayer(_Layer):
 
 
 class RunLayer(_Layer):
+    """Shell commands run in a chroot of the layers below. A ``network`` step is a
+    fixed-output derivation (network on) whose ``outputHash`` comes from the lock; when the
+    lock has none yet, Nix is given a placeholder and reports the real hash, which the build
+    records. ``inputs`` (not read by Nix) identifies the step and everything below it, so a
+    recorded hash is only trusted for exactly what it was recorded for."""
+
     kind: Literal["run"] = "run"
     commands: list[str]
     env: list[str]
     workdir: str
     shell: list[str]
+    network: bool = False
+    outputHash: str | None = None
+    inputs: str = ""
 
 
 LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer, Field(discriminator="kind")]
@@ -128,9 +137,16 @@ class ConfigState:
                            Entrypoint=self.entrypoint, Cmd=self.cmd)
 
 
+def _inputs_key(below: list[LayerSpec], layer: RunLayer) -> str:
+    parts = [item.model_dump(mode="json", exclude={"createdBy"}) for item in [*below, layer]]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
-               settings: Settings, trees: dict[int, LocalTree]) -> ImageSpec:
-    """The spec of one image; ``trees`` holds the imported tree of every local-files step."""
+               settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset()) -> ImageSpec:
+    """The spec of one image. ``trees`` holds the imported tree of every local-files step;
+    ``network`` names the run steps found to need the network that the lock has no output
+    hash for yet."""
     require_supported(name, image)
     pins = {s.index: s.packages for s in locked.steps}
     layers: list[LayerSpec] = []
@@ -146,9 +162,15 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
                                      modes=tree.modes))
         elif isinstance(step, RunCommands):
             env = {**RUN_ENV, **config.env, **step.env}
-            layers.append(RunLayer(**common, commands=list(step.commands),
-                                   env=[f"{k}={v}" for k, v in env.items()],
-                                   workdir=config.workdir or "/", shell=config.shell))
+            layer = RunLayer(**common, commands=list(step.commands), env=[f"{k}={v}" for k, v in env.items()],
+                             workdir=config.workdir or "/", shell=config.shell)
+            layer = layer.model_copy(update={"inputs": _inputs_key(layers, layer)})
+            record = locked.output(index)
+            if record is not None and record.inputs == layer.inputs:
+                layer = layer.model_copy(update={"network": True, "outputHash": record.output_hash})
+            elif index in network:
+                layer = layer.model_copy(update={"network": True})
+            layers.append(layer)
         else:
             config_update(step, config)
     return ImageSpec(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import os
 import posixpath
+import shlex
 import shutil
 import stat
 import subprocess
@@ -38,6 +39,8 @@ OPAQUE = ".wh..wh..opq"
 MOUNTS = ("dev", "proc", "tmp")
 # What the sandbox user may set (no setuid/setgid: seccomp refuses them).
 SETTABLE = 0o1777
+# Name resolution files of a fixed-output (network) build's sandbox.
+NETWORK_FILES = ("etc/resolv.conf", "etc/hosts")
 
 
 @dataclass
@@ -122,22 +125,40 @@ def run(root: str, spec: dict) -> None:
         os.makedirs(os.path.join(root, mount), exist_ok=True)
     workdir = spec.get("workdir") or "/"
     os.makedirs(os.path.join(root, workdir.lstrip("/")), exist_ok=True)
-    # Runs as fake root inside the new namespaces: bind the host's /dev and /proc, give the
-    # command its own /tmp, enter the chroot and the working directory, run the command.
+    binds = ["/dev:dev", "/proc:proc"]
+    created = []
+    if spec.get("network"):
+        # A fixed-output build may reach the network: give the commands the sandbox's name
+        # resolution, mounted over (never written into) the image's files.
+        for name in NETWORK_FILES:
+            source, target = "/" + name, os.path.join(root, name)
+            if os.path.exists(source):
+                if not os.path.lexists(target):
+                    open(target, "w").close()
+                    created.append(target)
+                binds.append(f"{source}:{name}")
+    # Runs as fake root inside the new namespaces: bind what the commands need, give them
+    # their own /tmp, enter the chroot and the working directory, run the command.
+    mounts = " && ".join(f'"$bb" mount --rbind {shlex.quote(b.split(":")[0])} "$root/{b.split(":")[1]}"'
+                         for b in binds)
     enter = ('bb=$1 root=$2 workdir=$3; shift 3; '
-             '"$bb" mount --rbind /dev "$root/dev" && "$bb" mount --rbind /proc "$root/proc" && '
-             '"$bb" mount -t tmpfs tmpfs "$root/tmp" && '
+             f'{mounts} && "$bb" mount -t tmpfs tmpfs "$root/tmp" && '
              'exec "$bb" chroot "$root" /bin/sh -c \'cd "$0" && exec "$@"\' "$workdir" "$@"')
     env = dict(item.split("=", 1) for item in spec["env"])
     env.setdefault("HOME", "/root")
-    for number, command in enumerate(spec["commands"], 1):
-        print(f"nixbuild: RUN [{number}/{len(spec['commands'])}] {command}", flush=True)
-        proc = subprocess.run([busybox, "unshare", "-r", "-m", "--", busybox, "sh", "-c", enter, "enter",
-                               busybox, root, workdir, *spec["shell"], command], env=env)
-        if proc.returncode != 0:
-            print(f"nixbuild: command {number} failed with exit code {proc.returncode}: {command}",
-                  file=sys.stderr, flush=True)
-            sys.exit(1)
+    try:
+        for number, command in enumerate(spec["commands"], 1):
+            print(f"nixbuild: RUN [{number}/{len(spec['commands'])}] {command}", flush=True)
+            proc = subprocess.run([busybox, "unshare", "-r", "-m", "--", busybox, "sh", "-c", enter, "enter",
+                                   busybox, root, workdir, *spec["shell"], command], env=env)
+            if proc.returncode != 0:
+                print(f"nixbuild: command {number} failed with exit code {proc.returncode}: {command}",
+                      file=sys.stderr, flush=True)
+                sys.exit(1)
+    finally:
+        for target in created:
+            if os.path.isfile(target) and not os.path.islink(target) and os.path.getsize(target) == 0:
+                os.unlink(target)
 
 
 def diff(root: str, before: dict[str, Was]) -> dict[str, Entry]:
