@@ -17,7 +17,9 @@
 #              modes = { "<path>" = <permission bits>; } for files not plain 0644/0755
 #     "run":   commands; env = [ "K=V" ]; workdir; shell = [ "/bin/sh" "-c" ];
 #              network (bool): a fixed-output derivation, network on, whose output must
-#              hash to outputHash (null: a placeholder, so that Nix reports the real hash)
+#              hash to outputHash (null: a placeholder, so that Nix reports the real hash);
+#              secretVar: an impure environment variable holding the step's secrets
+#     every kind:  nonce (optional): set by force_build, so the layer is built again
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
 let
@@ -34,7 +36,7 @@ let
         layerSpec = builtins.toJSON (layerSpec // {
           inherit (layer) createdBy;
           inherit (spec) epoch;
-        });
+        } // (if layer.nonce or null == null then { } else { inherit (layer) nonce; }));
         passAsFile = [ "layerSpec" ];
       } // attrs);
 
@@ -58,10 +60,13 @@ let
           inherit (layer) commands env shell;
           workdir = layer.workdir or "/";
           network = layer.network or false;
+          secretVar = layer.secretVar or null;
         } (if layer.network or false then {
           outputHashMode = "recursive";
           outputHashAlgo = "sha256";
           outputHash = if layer.outputHash or null == null then fakeHash else layer.outputHash;
+          # Taken from the environment of the nix-build the CLI runs; never part of the .drv.
+          impureEnvVars = if layer.secretVar or null == null then [ ] else [ layer.secretVar ];
         } else { })
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 

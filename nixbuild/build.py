@@ -7,8 +7,10 @@ link ``.nixbuild/<image>`` beside the app, pointing at its OCI layout in the sto
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +49,8 @@ class Project:
     # Relative local paths resolve against the working directory, as in Modal.
     cwd: Path = field(default_factory=Path.cwd)
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
+    # One per run of the CLI: layers that force_build marks are built again once per build.
+    _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
@@ -95,7 +99,20 @@ class Project:
 
     def spec(self, name: str, lock: Lock, network: frozenset[int] = frozenset()) -> plan.ImageSpec:
         return plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings,
-                               self.local_trees(name), network)
+                               self.local_trees(name), network, nonce=self._nonce,
+                               force_all=self.settings.force_build)
+
+    def secret_env(self, name: str) -> dict[str, str]:
+        """The environment that carries each secret-using step's values to its builder."""
+        env = {}
+        for index, step in enumerate(self.images[name].steps):
+            secrets = getattr(step, "secrets", ())
+            if secrets:
+                values: dict[str, str] = {}
+                for secret in secrets:
+                    values.update(secret.resolve())
+                env[plan.secret_var(index)] = json.dumps(values)
+        return env
 
     def spec_file(self, name: str, lock: Lock) -> Path:
         return plan.write_spec(self.spec(name, lock), self.settings)
@@ -138,7 +155,8 @@ class Project:
         while True:
             spec = self.spec(name, lock, frozenset(network))
             try:
-                return nixcmd.build(plan.write_spec(spec, self.settings), out_link=link), lock
+                return nixcmd.build(plan.write_spec(spec, self.settings), out_link=link,
+                                    env=self.secret_env(name)), lock
             except nixcmd.HashMismatch as exc:
                 index, layer = _run_layer(spec, exc.drv)
                 if layer is None or layer.outputHash is not None:

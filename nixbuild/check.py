@@ -69,19 +69,20 @@ def check_image(project: Project, name: str, lock, work: Path) -> CheckResult:
     image_spec = project.spec(name, lock)
     spec = write_spec(image_spec, project.settings)
     link = project.out_dir / name
+    secrets = project.secret_env(name)
     try:
-        local = nixcmd.build(spec, out_link=link)
+        local = nixcmd.build(spec, out_link=link, env=secrets)
         problems: list[str] = []
         for attr in ("layers", None):
             try:
-                nixcmd.build(spec, check=True, attr=attr)
+                nixcmd.build(spec, check=True, attr=attr, env=secrets)
             except nixcmd.NotDeterministic as exc:
                 problems.append(f"nix-build --check: {exc.message}")
 
         store_dir = work / "store"
         project.seed(lock, store=str(store_dir))
         _copy_into(store_dir, _fixed_inputs(local))
-        second = nixcmd.build(spec, store=str(store_dir))
+        second = nixcmd.build(spec, store=str(store_dir), env=secrets)
     except NixbuildError as exc:
         raise explain_build_error(exc, lock, name, image_spec, link) from None
     layout_a = OciLayout(local)

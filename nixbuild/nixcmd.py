@@ -49,8 +49,9 @@ _FOD_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '([^']+)':
 
 
 def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = None,
-          check: bool = False, attr: str | None = None) -> Path:
-    """``nix-build nix/image.nix --arg specFile SPEC``; returns the output store path."""
+          check: bool = False, attr: str | None = None, env: dict[str, str] | None = None) -> Path:
+    """``nix-build nix/image.nix --arg specFile SPEC``; returns the output store path.
+    ``env`` adds to nix-build's environment (where fixed-output builds read impure variables)."""
     cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
     cmd += common_options(store)
     if attr:
@@ -58,7 +59,7 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
     cmd += ["--out-link", str(out_link)] if out_link else ["--no-out-link"]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise build_error(proc.stderr, proc.returncode)
     return Path(proc.stdout.strip().splitlines()[-1])

@@ -54,6 +54,8 @@ class Bootstrap(Model):
 class _Layer(Model):
     name: str
     createdBy: str
+    # force_build: a value new to every build, so Nix builds this layer again.
+    nonce: str | None = None
 
 
 class DebLayer(_Layer):
@@ -86,6 +88,10 @@ class RunLayer(_Layer):
     network: bool = False
     outputHash: str | None = None
     inputs: str = ""
+    # The environment variable that carries the step's secrets (JSON) from the CLI to the
+    # builder, as an impure variable of the fixed-output derivation: the values never enter
+    # a derivation, the store or this spec.
+    secretVar: str | None = None
 
 
 LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer, Field(discriminator="kind")]
@@ -137,22 +143,37 @@ class ConfigState:
                            Entrypoint=self.entrypoint, Cmd=self.cmd)
 
 
+def secret_var(index: int) -> str:
+    return f"NIXBUILD_SECRETS_{index}"
+
+
 def _inputs_key(below: list[LayerSpec], layer: RunLayer) -> str:
-    parts = [item.model_dump(mode="json", exclude={"createdBy"}) for item in [*below, layer]]
+    parts = [item.model_dump(mode="json", exclude={"createdBy", "nonce"}) for item in [*below, layer]]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def forced_from(image: Image, force_all: bool) -> int | None:
+    """The first step that force_build (or NIXBUILD_FORCE_BUILD) rebuilds: it and every step
+    after it are built again, as in Modal, where a forced layer changes all that follow."""
+    if force_all:
+        return 0
+    return next((i for i, step in enumerate(image.steps) if getattr(step, "force_build", False)), None)
+
+
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
-               settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset()) -> ImageSpec:
+               settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset(),
+               nonce: str | None = None, force_all: bool = False) -> ImageSpec:
     """The spec of one image. ``trees`` holds the imported tree of every local-files step;
     ``network`` names the run steps found to need the network that the lock has no output
-    hash for yet."""
+    hash for yet; ``nonce`` marks the layers that force_build rebuilds."""
     require_supported(name, image)
     pins = {s.index: s.packages for s in locked.steps}
     layers: list[LayerSpec] = []
     config = ConfigState()
+    forced = forced_from(image, force_all)
     for index, step in enumerate(image.steps):
-        common = dict(name=f"{index}-{step.kind}", createdBy=describe_step(step))
+        common = dict(name=f"{index}-{step.kind}", createdBy=describe_step(step),
+                      nonce=nonce if forced is not None and index >= forced else None)
         if index in pins:
             layers.append(DebLayer(**common, base=step.kind == "debian_slim",
                                    debs=_sources(pins[index], settings)))
@@ -164,6 +185,9 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             env = {**RUN_ENV, **config.env, **step.env}
             layer = RunLayer(**common, commands=list(step.commands), env=[f"{k}={v}" for k, v in env.items()],
                              workdir=config.workdir or "/", shell=config.shell)
+            if step.secrets:
+                # Secret values can only reach a fixed-output derivation (as impure variables).
+                layer = layer.model_copy(update={"network": True, "secretVar": secret_var(index)})
             layer = layer.model_copy(update={"inputs": _inputs_key(layers, layer)})
             record = locked.output(index)
             if record is not None and record.inputs == layer.inputs:

@@ -15,12 +15,15 @@ class Settings(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, ignored_types=(cached_property,))
 
     cache_dir: Path
+    # NIXBUILD_FORCE_BUILD=1 (Modal: MODAL_FORCE_BUILD): build every step again, pins unchanged.
+    force_build: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
         cache = os.environ.get("NIXBUILD_CACHE_DIR") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nixbuild")
-        return cls(cache_dir=Path(cache))
+        force = os.environ.get("NIXBUILD_FORCE_BUILD", "").lower() not in ("", "0", "false", "no")
+        return cls(cache_dir=Path(cache), force_build=force)
 
     @cached_property
     def mirrors(self) -> Mirrors:

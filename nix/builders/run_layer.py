@@ -21,6 +21,7 @@ epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json``.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import posixpath
 import shlex
@@ -146,6 +147,12 @@ def run(root: str, spec: dict) -> None:
              'exec "$bb" chroot "$root" /bin/sh -c \'cd "$0" && exec "$@"\' "$workdir" "$@"')
     env = dict(item.split("=", 1) for item in spec["env"])
     env.setdefault("HOME", "/root")
+    if spec.get("secretVar"):
+        carried = os.environ.get(spec["secretVar"])
+        if carried is None:
+            sys.exit(f"nixbuild: this step uses secrets, and none were given to the build "
+                     f"(${spec['secretVar']}): build it with `nixbuild build`")
+        env.update(json.loads(carried))  # never printed: the log is kept in the store's log dir
     try:
         for number, command in enumerate(spec["commands"], 1):
             print(f"nixbuild: RUN [{number}/{len(spec['commands'])}] {command}", flush=True)

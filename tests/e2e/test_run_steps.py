@@ -1,0 +1,94 @@
+"""run_commands with secrets, env= and force_build, built for real."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+from nixbuild.oci import OciLayout
+
+
+def store_refs(path: str) -> list[str]:
+    return subprocess.run(["nix-store", "-q", "--references", path], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def layer_path(image_path: str, step: int) -> str:
+    return next(p for p in store_refs(image_path) if f"-layer-{step}-" in p)
+
+
+def grep_tree(paths: list[str], needle: bytes) -> list[str]:
+    """Files under ``paths`` whose bytes contain ``needle``."""
+    found = []
+    for top in paths:
+        top_path = Path(top)
+        for item in [top_path, *top_path.rglob("*")] if top_path.is_dir() else [top_path]:
+            if item.is_file() and not item.is_symlink() and needle in item.read_bytes():
+                found.append(str(item))
+    return found
+
+
+def test_a_secret_reaches_its_step_and_nothing_else(cli, tmp_path):
+    token = f"tok-{uuid.uuid4().hex}"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "api.env").write_text(f"API_TOKEN={token}\n")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import nixbuild\n"
+        "image = (nixbuild.Image.debian_slim(python_version='3.11')\n"
+        "         .run_commands(\"printf %s \\\"$API_TOKEN\\\" | sha256sum | cut -d' ' -f1 > /opt/token.sha256\",\n"
+        "                       \"printf %s \\\"$STEP_ONLY\\\" > /opt/step-env\",\n"
+        "                       secrets=[nixbuild.Secret.from_name('api')], env={'STEP_ONLY': 'scoped'})\n"
+        "         .run_commands('printf %s \"$API_TOKEN$STEP_ONLY\" > /opt/later'))\n")
+    env = {"NIXBUILD_SECRETS_DIR": str(secrets)}
+    build = cli("build", app, "--json", env=env)
+    built = json.loads(build.stdout)[0]
+
+    run = cli("run", app, "--", "sh", "-c", "cat /opt/token.sha256 /opt/step-env; echo; cat /opt/later; echo .",
+              env=env)
+    assert run.stdout.splitlines() == [hashlib.sha256(token.encode()).hexdigest(), "scoped", "."]
+
+    needle = token.encode()
+    assert needle not in (build.stdout + build.stderr + run.stdout + run.stderr).encode()
+    assert needle not in (tmp_path / "nixbuild.lock").read_bytes()
+    image = built["store_path"]
+    derivers = subprocess.run(["nix-store", "-qd", image, *store_refs(image)], capture_output=True, text=True,
+                              check=True).stdout.split()
+    closure = subprocess.run(["nix-store", "-qR", image, *derivers], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert grep_tree(closure, needle) == []
+    layout = OciLayout(image)
+    manifest = layout.manifest(layout.manifest_descriptor())
+    for layer in manifest.layers:
+        blob = Path(image) / "blobs" / "sha256" / layer.digest.split(":")[1]
+        assert needle not in gzip.decompress(blob.read_bytes())
+    specs = Path.home() / ".cache" / "nixbuild" / "specs"
+    assert grep_tree([str(specs)] if specs.exists() else [], needle) == []
+
+
+def test_force_build_rebuilds_that_step_and_later_ones_only(cli, tmp_path):
+    app = tmp_path / "app.py"
+    marker = uuid.uuid4().hex
+    app.write_text(
+        "import nixbuild\n"
+        "image = (nixbuild.Image.debian_slim(python_version='3.11')\n"
+        f"         .run_commands('echo {marker} > /base')\n"
+        "         .run_commands('echo forced > /forced', force_build=True)\n"
+        "         .run_commands('echo after > /after'))\n")
+    first = cli.json("build", app)[0]
+    lock = (tmp_path / "nixbuild.lock").read_bytes()
+    second = cli.json("build", app)[0]
+    assert second["manifest_digest"] == first["manifest_digest"]  # rebuilt, bit for bit the same
+    assert (tmp_path / "nixbuild.lock").read_bytes() == lock
+    a, b = first["store_path"], second["store_path"]
+    assert layer_path(a, 0) == layer_path(b, 0) and layer_path(a, 1) == layer_path(b, 1)
+    assert layer_path(a, 2) != layer_path(b, 2) and layer_path(a, 3) != layer_path(b, 3)
+
+    everything = cli.json("build", app, env={"NIXBUILD_FORCE_BUILD": "1"})[0]
+    assert everything["manifest_digest"] == first["manifest_digest"]
+    assert layer_path(everything["store_path"], 1) != layer_path(a, 1)
