@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from . import chain, local_tree, locking, nixcmd, plan, seed
 from .api.image import Image
 from .errors import BuildError, NixbuildError
+from .expand import expand
 from .loader import load_images
 from .lock import LOCK_NAME, Lock, OutputLock, read_lock, write_lock
 from .oci import OciLayout
@@ -56,11 +57,12 @@ class Project:
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
              settings: Settings | None = None) -> "Project":
         app = app.resolve()
-        images = load_images(app, image)
+        cwd = Path.cwd()
+        images = {name: expand(name, img, cwd=cwd) for name, img in load_images(app, image).items()}
         for name, img in images.items():
             chain.require_supported(name, img)
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
-                   settings=settings or Settings.from_env())
+                   settings=settings or Settings.from_env(), cwd=cwd)
 
     @property
     def out_dir(self) -> Path:

@@ -19,8 +19,9 @@ def step_where(image_name: str, index: int, step: Step) -> str:
     return f"image {image_name!r}, step {index} {step.kind}"
 
 
-# Step kinds nixbuild can build today; every other kind loads (with Modal's validation) and is
-# refused before anything is resolved or built.
+# Step kinds nixbuild can build today (dockerfile_commands is rewritten into these first, see
+# expand.py); every other kind loads (with Modal's validation) and is refused before anything
+# is resolved or built.
 SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands"})
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)

@@ -92,3 +92,31 @@ def test_force_build_rebuilds_that_step_and_later_ones_only(cli, tmp_path):
     everything = cli.json("build", app, env={"NIXBUILD_FORCE_BUILD": "1"})[0]
     assert everything["manifest_digest"] == first["manifest_digest"]
     assert layer_path(everything["store_path"], 1) != layer_path(a, 1)
+
+
+def test_dockerfile_commands_become_steps(cli, tmp_path):
+    context = tmp_path / "ctx"
+    (context / "conf").mkdir(parents=True)
+    (context / "data.txt").write_text("from the context\n")
+    (context / "conf" / "a.ini").write_text("[a]\n")
+    (context / "conf" / "skip.log").write_text("ignored\n")
+    (context / ".dockerignore").write_text("**/*.log\n")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import nixbuild\n"
+        "image = nixbuild.Image.debian_slim(python_version='3.11').dockerfile_commands([\n"
+        "    'ARG WHO=world',\n"
+        "    'ENV GREETING=hello',\n"
+        "    'WORKDIR /w',\n"
+        "    'COPY data.txt ./',\n"
+        "    'COPY conf /etc/app/',\n"
+        "    'RUN cat data.txt > copied && \\\\',\n"
+        "    '    echo \"$GREETING $WHO\" > greeting',\n"
+        "    'CMD [\"python3\", \"-V\"]',\n"
+        f"], context_dir={str(context)!r})\n")
+    built = cli.json("build", app)[0]
+    out = cli("run", app, "--", "sh", "-c", "pwd; cat copied greeting; ls /etc/app").stdout
+    assert out.splitlines() == ["/w", "from the context", "hello world", "a.ini"]
+    layout = OciLayout(built["store_path"])
+    config = layout.config(layout.manifest(layout.manifest_descriptor()))
+    assert config.config.cmd == ["python3", "-V"] and "GREETING=hello" in config.config.env

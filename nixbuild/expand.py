@@ -1,0 +1,33 @@
+"""Rewrite steps that stand for several others into the steps nixbuild builds.
+
+``dockerfile_commands`` becomes its instructions as steps (RUN -> run_commands, COPY ->
+add_local_* with copy=True, ENV, WORKDIR, ...). Docker reads a Dockerfile line against the
+image as earlier steps left it (working directory, environment, shell), so the chain is
+walked with the same configuration state the plan uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .api.image import Image
+from .api.steps import DockerfileCommands
+from .chain import config_update, step_where
+from .dockerfile import translate
+from .plan import ConfigState
+
+
+def expand(name: str, image: Image, *, cwd: Path) -> Image:
+    if not any(isinstance(step, DockerfileCommands) for step in image.steps):
+        return image
+    steps = []
+    config = ConfigState()
+    for step in image.steps:
+        replacement = [step]
+        if isinstance(step, DockerfileCommands):
+            replacement = translate(step, cwd=cwd, where=step_where(name, len(steps), step),
+                                    workdir=config.workdir or "/", image_env=config.env, shell=config.shell)
+        for item in replacement:
+            config_update(item, config)
+            steps.append(item)
+    return Image._from_steps(tuple(steps))
