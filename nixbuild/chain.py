@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .api.python_version import python_series
 from .api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
-                         Entrypoint, Env, RunCommands, Shell, Step, Workdir)
+                         Entrypoint, Env, RunCommands, RunFunction, Shell, Step, Workdir)
 from .errors import InvalidError
 
 if TYPE_CHECKING:
@@ -23,7 +23,8 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # expand.py); every other kind loads (with Modal's validation) and is refused before anything
 # is resolved or built.
 SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell",
-                       "add_local_file", "add_local_dir", "add_local_python_source", "run_commands"})
+                       "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
+                       "run_function"})
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
 
@@ -43,7 +44,7 @@ def require_supported(image_name: str, image: "Image") -> None:
                 fix=f"pass copy=True to step {mounted} {image.steps[mounted].kind}, or move it to the end of the chain")
         if isinstance(step, LOCAL_KINDS) and not step.copy and mounted is None:
             mounted = index
-        if isinstance(step, RunCommands):
+        if isinstance(step, (RunCommands, RunFunction)):
             unsupported = [name for name, value in (("gpu", step.gpu), ("volumes", step.volumes)) if value]
             if unsupported:
                 raise InvalidError(f"run_commands with {', '.join(unsupported)} is not supported by nixbuild yet",

@@ -7,8 +7,11 @@ output path (fixed-output derivations are named by hash), so changing mirrors re
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import inspect
 import json
+import shlex
 import posixpath
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,7 +22,7 @@ from .api.image import Image
 from .debian_slim import BASE_ENV
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
 from .settings import Settings
-from .api.steps import RunCommands, describe_step
+from .api.steps import RunCommands, RunFunction, describe_step
 from .chain import LOCAL_KINDS, config_update, require_supported
 from .local_tree import LocalTree
 
@@ -152,6 +155,22 @@ def _inputs_key(below: list[LayerSpec], layer: RunLayer) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def function_command(step: RunFunction) -> str:
+    """The shell command that runs a run_function step with the image's Python.
+
+    The function's whole module goes along (as in Modal, which imports it in the container),
+    so an edit anywhere in that file builds the step again.
+    """
+    module_file = inspect.getsourcefile(step.function)
+    payload = {"module": step.module, "module_file": step.module_file, "function": step.function_name,
+               "module_text": Path(module_file).read_text(), "arguments": step.arguments_pickle}
+    encoded = base64.b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
+    return shlex.join(["python3", "-c", _RUNNER, encoded])
+
+
+_RUNNER = (Path(__file__).parent / "function_runner.py").read_text()
+
+
 def forced_from(image: Image, force_all: bool) -> int | None:
     """The first step that force_build (or NIXBUILD_FORCE_BUILD) rebuilds: it and every step
     after it are built again, as in Modal, where a forced layer changes all that follow."""
@@ -181,9 +200,10 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             tree = trees[index]
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),
                                      modes=tree.modes))
-        elif isinstance(step, RunCommands):
+        elif isinstance(step, (RunCommands, RunFunction)):
             env = {**RUN_ENV, **config.env, **step.env}
-            layer = RunLayer(**common, commands=list(step.commands), env=[f"{k}={v}" for k, v in env.items()],
+            commands = list(step.commands) if isinstance(step, RunCommands) else [function_command(step)]
+            layer = RunLayer(**common, commands=commands, env=[f"{k}={v}" for k, v in env.items()],
                              workdir=config.workdir or "/", shell=config.shell)
             if step.secrets:
                 # Secret values can only reach a fixed-output derivation (as impure variables).

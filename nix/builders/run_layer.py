@@ -155,11 +155,12 @@ def run(root: str, spec: dict) -> None:
         env.update(json.loads(carried))  # never printed: the log is kept in the store's log dir
     try:
         for number, command in enumerate(spec["commands"], 1):
-            print(f"nixbuild: RUN [{number}/{len(spec['commands'])}] {command}", flush=True)
+            shown = command if len(command) <= 200 else command[:200] + "..."
+            print(f"nixbuild: RUN [{number}/{len(spec['commands'])}] {shown}", flush=True)
             proc = subprocess.run([busybox, "unshare", "-r", "-m", "--", busybox, "sh", "-c", enter, "enter",
                                    busybox, root, workdir, *spec["shell"], command], env=env)
             if proc.returncode != 0:
-                print(f"nixbuild: command {number} failed with exit code {proc.returncode}: {command}",
+                print(f"nixbuild: command {number} failed with exit code {proc.returncode}: {shown}",
                       file=sys.stderr, flush=True)
                 sys.exit(1)
     finally:

@@ -120,3 +120,53 @@ def test_dockerfile_commands_become_steps(cli, tmp_path):
     layout = OciLayout(built["store_path"])
     config = layout.config(layout.manifest(layout.manifest_descriptor()))
     assert config.config.cmd == ["python3", "-V"] and "GREETING=hello" in config.config.env
+
+
+RUN_FUNCTION_APP = '''
+import modal
+
+ROOT = "/opt/fn"
+
+
+def helper(n):
+    return "x" * n
+
+
+def build_step(count, name="out"):
+    import os
+
+    os.makedirs(ROOT, exist_ok=True)
+    with open(f"{ROOT}/{name}", "w") as f:
+        f.write(helper(count))
+
+
+def broken():
+    raise RuntimeError("the build function gave up")
+
+
+image = modal.Image.debian_slim(python_version="3.11").run_function(build_step, args=(3,), kwargs={"name": "made"})
+bad = modal.Image.debian_slim(python_version="3.11").run_function(broken)
+app = modal.App("fn", image=image)
+
+
+@app.function()
+def main():
+    pass
+'''
+
+
+def test_run_function_writes_into_the_image_with_its_module_around_it(cli, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text(RUN_FUNCTION_APP)
+    cli("build", app, "--image", "image")
+    out = cli("run", app, "--image", "image", "--", "sh", "-c", "cat /opt/fn/made; echo; ls -A /root | grep -c app || true").stdout
+    assert out == "xxx\n0\n"  # the helper and ROOT came from the module, which is not left behind
+
+
+def test_a_raising_run_function_shows_its_traceback(cli, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text(RUN_FUNCTION_APP)
+    proc = cli("build", app, "--image", "bad", ok=False)
+    assert proc.returncode == 6
+    assert "Traceback" in proc.stderr and "RuntimeError: the build function gave up" in proc.stderr
+    assert "step 1 run_function" in proc.stderr
