@@ -72,8 +72,11 @@ def test_changed_download_fails_with_a_named_error_and_keeps_lock_and_image(fetc
     # The pinned layer is in this store, so a build here has nothing to run: `check` re-runs
     # every step, as a fresh machine would.
     proc = cli("check", app, ok=False)
-    assert proc.returncode != 0
-    assert "step 2" in proc.stderr or "step 2" in proc.stdout
+    assert proc.returncode == 6, proc.stderr
+    assert "step 2 run_commands" in proc.stderr
+    assert "the output of step 2 changed since it was pinned" in proc.stderr
+    assert link.resolve() == old_target and old_target.exists()  # the old image is still there
+    assert (app.parent / "nixbuild.lock").read_bytes() == lock_before
 
     # A machine without that layer: remove the outputs from this store, keep a copy of the old
     # image's identity, and build.
