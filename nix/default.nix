@@ -19,6 +19,7 @@
 #              network (bool): a fixed-output derivation, network on, whose output must
 #              hash to outputHash (null: a placeholder, so that Nix reports the real hash);
 #              secretVar: an impure environment variable holding the step's secrets
+#              systemFeatures: required Nix system features (gpu= steps: cuda, gpu-<type>)
 #     every kind:  nonce (optional): set by force_build, so the layer is built again
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
@@ -61,13 +62,16 @@ let
           workdir = layer.workdir or "/";
           network = layer.network or false;
           secretVar = layer.secretVar or null;
-        } (if layer.network or false then {
+        } ((if layer.systemFeatures or [ ] == [ ] then { } else {
+          # gpu=: only builders advertising these features (cuda, gpu-<type>) may build it.
+          requiredSystemFeatures = layer.systemFeatures;
+        }) // (if layer.network or false then {
           outputHashMode = "recursive";
           outputHashAlgo = "sha256";
           outputHash = if layer.outputHash or null == null then fakeHash else layer.outputHash;
           # Taken from the environment of the nix-build the CLI runs; never part of the .drv.
           impureEnvVars = if layer.secretVar or null == null then [ ] else [ layer.secretVar ];
-        } else { })
+        } else { }))
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 
       chain = builtins.foldl'

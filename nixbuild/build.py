@@ -242,6 +242,8 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
     if failed:
         exc.where = f"image {image!r}, step {failed.group(2)} {failed.group(3)}"
         exc.fix = "the step's output is above; fix the step and build again"
+    elif isinstance(exc, nixcmd.NoGpuBuilder) and (named := _LAYER_NAME.search(exc.message)):
+        exc.where = f"image {image!r}, step {named.group(1)} {named.group(2)}"
     if isinstance(exc, nixcmd.HashMismatch):
         for locked in lock.images.values():
             for step in locked.steps:

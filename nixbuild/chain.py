@@ -45,7 +45,7 @@ def require_supported(image_name: str, image: "Image") -> None:
         if isinstance(step, LOCAL_KINDS) and not step.copy and mounted is None:
             mounted = index
         if isinstance(step, (RunCommands, RunFunction)):
-            unsupported = [name for name, value in (("gpu", step.gpu), ("volumes", step.volumes)) if value]
+            unsupported = [name for name, value in (("volumes", step.volumes),) if value]
             if unsupported:
                 raise InvalidError(f"run_commands with {', '.join(unsupported)} is not supported by nixbuild yet",
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")

@@ -36,10 +36,20 @@ def require(tool: str, package: str) -> str:
     return found
 
 
+# A GPU builder says what it has, e.g. NIXBUILD_SYSTEM_FEATURES="cuda gpu-h100": gpu= steps
+# require those features, so Nix builds them only where they are advertised.
+SYSTEM_FEATURES_ENV = "NIXBUILD_SYSTEM_FEATURES"
+
+
 def common_options(store: str | None = None) -> list[str]:
     opts = ["--option", "sandbox", "true", "--option", "substituters", "", "--max-jobs", "auto"]
     if os.path.exists(HOST_CA_BUNDLE):
         opts += ["--option", "ssl-cert-file", HOST_CA_BUNDLE]
+    features = os.environ.get(SYSTEM_FEATURES_ENV, "").split()
+    if features:
+        opts += ["--option", "extra-system-features", " ".join(features)]
+        if "cuda" in features:
+            opts += ["--option", "pre-build-hook", str(nix_dir() / "gpu-hook.sh")]
     if store:
         opts += ["--store", store]
     return opts
@@ -79,7 +89,20 @@ class NotDeterministic(BuildError):
         super().__init__(f"rebuilding {path} gave different bytes\n{log}")
 
 
+class NoGpuBuilder(BuildError):
+    def __init__(self, features: str):
+        super().__init__(
+            f"no Nix builder here advertises the system features {{{features}}} this GPU step requires",
+            fix=f"build on a machine with the GPU and set {SYSTEM_FEATURES_ENV}=\"{features.replace(',', ' ')}\", "
+                "or add a remote builder (nix.conf `builders`) that advertises them")
+
+
 def build_error(stderr: str, code: int) -> BuildError:
+    missing = re.search(r"a '[^']+' with features \{([^}]*)\} is required to build '([^']+)'", stderr)
+    if missing:
+        error = NoGpuBuilder(missing.group(1))
+        error.message += f" (building {missing.group(2)})"
+        return error
     mismatch = _FOD_MISMATCH.search(stderr)
     if mismatch:
         return HashMismatch(*mismatch.groups())

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .api.gpu import GpuSpec
 from .api.image import Image
 from .debian_slim import BASE_ENV
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
@@ -95,6 +96,8 @@ class RunLayer(_Layer):
     # builder, as an impure variable of the fixed-output derivation: the values never enter
     # a derivation, the store or this spec.
     secretVar: str | None = None
+    # gpu=: Nix system features a builder must advertise to run the step.
+    systemFeatures: list[str] = []
 
 
 LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer, Field(discriminator="kind")]
@@ -155,6 +158,11 @@ def _inputs_key(below: list[LayerSpec], layer: RunLayer) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def gpu_features(gpu: GpuSpec) -> list[str]:
+    """``cuda`` for any GPU, plus ``gpu-<type>`` unless any type will do."""
+    return ["cuda"] + ([] if gpu.type == "ANY" else [f"gpu-{gpu.type.lower()}"])
+
+
 def function_command(step: RunFunction) -> str:
     """The shell command that runs a run_function step with the image's Python.
 
@@ -205,6 +213,8 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             commands = list(step.commands) if isinstance(step, RunCommands) else [function_command(step)]
             layer = RunLayer(**common, commands=commands, env=[f"{k}={v}" for k, v in env.items()],
                              workdir=config.workdir or "/", shell=config.shell)
+            if step.gpu is not None:
+                layer = layer.model_copy(update={"systemFeatures": gpu_features(step.gpu)})
             if step.secrets:
                 # Secret values can only reach a fixed-output derivation (as impure variables).
                 layer = layer.model_copy(update={"network": True, "secretVar": secret_var(index)})

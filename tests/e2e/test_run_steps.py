@@ -170,3 +170,26 @@ def test_a_raising_run_function_shows_its_traceback(cli, tmp_path):
     assert proc.returncode == 6
     assert "Traceback" in proc.stderr and "RuntimeError: the build function gave up" in proc.stderr
     assert "step 1 run_function" in proc.stderr
+
+
+def test_gpu_steps_build_only_where_cuda_is_advertised_and_only_they_see_the_gpu(cli, tmp_path):
+    """No GPU here: a stand-in device file proves the mechanism (scheduling by system
+    feature, and the pre-build hook exposing devices to gpu= steps only)."""
+    fake_device = tmp_path / "nvidia-stand-in"
+    fake_device.write_text("gpu\n")
+    app = tmp_path / "app.py"
+    marker = uuid.uuid4().hex
+    app.write_text(
+        "import nixbuild\n"
+        "image = (nixbuild.Image.debian_slim(python_version='3.11')\n"
+        f"         .run_commands('cat /dev/nvidia-test > /opt/seen; echo {marker}', gpu='H100')\n"
+        "         .run_commands('test -e /dev/nvidia-test && echo visible > /opt/other || echo absent > /opt/other'))\n")
+    refused = cli("build", app, ok=False)
+    assert refused.returncode == 6
+    assert "step 1 run_commands" in refused.stderr and "cuda" in refused.stderr
+    assert "NIXBUILD_SYSTEM_FEATURES" in refused.stderr
+
+    gpu_env = {"NIXBUILD_SYSTEM_FEATURES": "cuda gpu-h100", "NIXBUILD_GPU_PATHS": f"/dev/nvidia-test={fake_device}"}
+    cli("build", app, env=gpu_env)
+    out = cli("run", app, "--", "cat", "/opt/seen", "/opt/other").stdout
+    assert out == "gpu\nabsent\n"
