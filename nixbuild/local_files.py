@@ -83,8 +83,11 @@ def _missing(path: Path) -> InvalidError:
     )
 
 
-def _file_entry(remote: PurePosixPath, path: Path) -> LocalFile:
-    """A LocalFile for ``path``, read through any symlink."""
+def _file_entry(remote: PurePosixPath | str, path: Path, entry: os.DirEntry | None = None) -> LocalFile:
+    """A LocalFile for ``path``, read through any symlink. With the ``entry`` of a directory
+    listing, a plain file needs no path resolution (large trees: one stat per file)."""
+    if entry is not None and not entry.is_symlink():
+        return LocalFile(remote=str(remote), source=path, mode=entry.stat().st_mode & 0o7777)
     return LocalFile(remote=str(remote), source=path.resolve(), mode=path.stat().st_mode & 0o7777)
 
 
@@ -115,11 +118,13 @@ def _tree(top: Path, remote: PurePosixPath, ignore: object, cwd: Path) -> Iterat
         ignored, prune = matcher.matches, matcher.can_prune_dir
     else:  # a user function: Modal walks everything and asks it about each file
         ignored, prune = _callable_predicate(ignore, cwd), _never
-    for rel, path in _walk(top, "", prune):
+    top = top.resolve()  # so plain files below it need no resolving of their own
+    base = str(remote).rstrip("/")
+    for rel, entry in _walk(top, "", prune):
         if ignored(rel):
             continue
         try:
-            yield _file_entry(remote / rel, path)
+            yield _file_entry(f"{base}/{rel}", Path(entry.path), entry)
         except FileNotFoundError:
             continue  # deleted while we walked; Modal skips these too
 
@@ -138,8 +143,8 @@ def _callable_predicate(ignore: object, cwd: Path) -> Callable[[str], bool]:
         ) from exc
 
 
-def _walk(top: Path, rel_prefix: str, prune: Callable[[str], bool]) -> Iterator[tuple[str, Path]]:
-    """Regular files (and symlinks to one) below ``top`` as (relative POSIX path, path).
+def _walk(top: Path | str, rel_prefix: str, prune: Callable[[str], bool]) -> Iterator[tuple[str, os.DirEntry]]:
+    """Regular files (and symlinks to one) below ``top`` as (relative POSIX path, entry).
 
     Directories ``prune`` accepts are never listed. Symlinked directories are not entered and
     unreadable directories are skipped, like ``os.walk`` (which Modal uses) does.
@@ -153,9 +158,9 @@ def _walk(top: Path, rel_prefix: str, prune: Callable[[str], bool]) -> Iterator[
         rel = rel_prefix + entry.name
         if entry.is_dir(follow_symlinks=False):
             if not prune(rel):
-                yield from _walk(Path(entry.path), rel + "/", prune)
+                yield from _walk(entry.path, rel + "/", prune)
         elif entry.is_file():  # a regular file or a link to one; not a broken link, fifo, ...
-            yield rel, Path(entry.path)
+            yield rel, entry
 
 
 def _python_source(step: AddLocalPythonSource, cwd: Path) -> list[LocalFile]:
