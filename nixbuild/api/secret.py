@@ -10,7 +10,8 @@ theirs when the build calls :meth:`Secret.resolve`.
 
     $NIXBUILD_SECRETS_DIR/<name>.env     (default directory: ./.nixbuild/secrets)
 
-in dotenv format (``KEY=value`` lines, see :mod:`nixbuild.api.dotenv`). A relative directory
+or, when that file does not exist, from the variable ``NIXBUILD_SECRET_<NAME>`` (the name
+upper-cased, other characters than letters and digits as ``_``), in dotenv format (``KEY=value`` lines, see :mod:`nixbuild.api.dotenv`). A relative directory
 is taken against the current directory at build time, like every local path in an Image.
 Keep that directory out of version control.
 """
@@ -165,20 +166,30 @@ class NamedSecret(Secret):
         directory = secrets_dir if secrets_dir is not None else os.environ.get(SECRETS_DIR_ENV)
         return Path(directory if directory else DEFAULT_SECRETS_DIR) / f"{self.name}.env"
 
+    @property
+    def environ_name(self) -> str:
+        """The environment variable that may hold this secret's KEY=value lines instead of a
+        file (CI systems hand secrets over as variables): ``NIXBUILD_SECRET_<NAME>``."""
+        return "NIXBUILD_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", self.name).upper()
+
     def resolve(self, *, secrets_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
         path = self.file(secrets_dir)
-        if not path.is_file():
+        if path.is_file():
+            text, source = path.read_text("utf8"), str(path)
+        elif self.environ_name in os.environ:
+            text, source = os.environ[self.environ_name], f"${self.environ_name}"
+        else:
             raise InvalidError(
-                f"Secret {self.name!r} not found: {path} does not exist",
-                fix=f"write its values as KEY=value lines to {path}, or point {SECRETS_DIR_ENV}"
-                " at the directory that holds <name>.env files",
+                f"Secret {self.name!r} not found: {path} does not exist and ${self.environ_name} is not set",
+                fix=f"write its values as KEY=value lines to {path} (or point {SECRETS_DIR_ENV}"
+                f" at the directory that holds <name>.env files), or put those lines in ${self.environ_name}",
             )
-        values = {key: value or "" for key, value in parse_dotenv(path.read_text("utf8")).items()}
+        values = {key: value or "" for key, value in parse_dotenv(text).items()}
         missing = [key for key in self.required_keys if key not in values]
         if missing:
             raise InvalidError(
                 f"Secret {self.name!r} is missing required keys {missing}",
-                fix=f"add them to {path}",
+                fix=f"add them to {source}",
             )
         return values
 

@@ -113,6 +113,23 @@ def test_from_name_directory_can_be_configured(tmp_path, monkeypatch):
     assert secret.resolve(secrets_dir=tmp_path / "elsewhere") == {"GITHUB_TOKEN": "t"}
 
 
+def test_from_name_falls_back_to_an_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(SECRETS_DIR_ENV, raising=False)
+    secret = Secret.from_name("hf-token.prod", required_keys=["HF_TOKEN"])
+    monkeypatch.setenv("NIXBUILD_SECRET_HF_TOKEN_PROD", f"HF_TOKEN={VALUE}\nOTHER=2\n")
+    assert secret.resolve() == {"HF_TOKEN": VALUE, "OTHER": "2"}
+    # The file wins when both exist.
+    (tmp_path / ".nixbuild" / "secrets").mkdir(parents=True)
+    (tmp_path / ".nixbuild" / "secrets" / "hf-token.prod.env").write_text("HF_TOKEN=from-file\n")
+    assert secret.resolve() == {"HF_TOKEN": "from-file"}
+    monkeypatch.setenv("NIXBUILD_SECRET_HF_TOKEN_PROD", "OTHER=1\n")
+    (tmp_path / ".nixbuild" / "secrets" / "hf-token.prod.env").unlink()
+    with pytest.raises(InvalidError, match="missing required keys") as info:
+        secret.resolve()
+    assert "$NIXBUILD_SECRET_HF_TOKEN_PROD" in info.value.fix
+
+
 @pytest.mark.parametrize("name", ["../etc/passwd", "a/b", "", ".", "x" * 65, 3])
 def test_from_name_refuses_names_that_are_not_file_names(name):
     with pytest.raises(InvalidError, match="Invalid Secret name"):
