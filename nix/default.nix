@@ -20,6 +20,7 @@
 #              hash to outputHash (null: a placeholder, so that Nix reports the real hash);
 #              secretVar: an impure environment variable holding the step's secrets
 #              systemFeatures: required Nix system features (gpu= steps: cuda, gpu-<type>)
+#     "wheels": wheels = [ { url; sha256; name; } ]; installer (the same, pypa installer); env
 #     every kind:  nonce (optional): set by force_build, so the layer is built again
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
@@ -72,6 +73,25 @@ let
           # Taken from the environment of the nix-build the CLI runs; never part of the .drv.
           impureEnvVars = if layer.secretVar or null == null then [ ] else [ layer.secretVar ];
         } else { }))
+        else if layer.kind == "wheels" then
+          let
+            # pypa installer reads a wheel's tags from its file name: link each under it.
+            links = map (w: "ln -s ${fetch.fetchFile w} /tmp/wheels/${w.name}") layer.wheels;
+            installer = fetch.fetchFile layer.installer;
+          in
+          layerDrv "run_layer.py" index layer {
+            lower = acc.layers;
+            inherit (boot) busybox;
+            inherit (layer) env;
+            commands = [ (builtins.concatStringsSep " && " ([ "mkdir -p /tmp/wheels" ] ++ links ++ [
+              "for w in /tmp/wheels/*.whl; do PYTHONPATH=${installer} python3 -m installer --compile-bytecode 0 \"$w\" || exit 1; done"
+            ])) ];
+            shell = [ "/bin/sh" "-c" ];
+            workdir = "/";
+            network = false;
+            secretVar = null;
+            storeMount = true;
+          } { }
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 
       chain = builtins.foldl'

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .debian.index import Package, SuiteSnapshot
 from .errors import LockError
+from .python_resolve import WheelPin
 
 LOCK_VERSION = 1
 LOCK_NAME = "nixbuild.lock"
@@ -59,15 +60,18 @@ class BootstrapLock(Model):
     busybox: DebPin
     busybox_nar_hash: str = Field(description="NAR sha256 (nix base32) of the seeded busybox directory")
     python: list[DebPin]
+    installer: WheelPin | None = Field(None, description="pypa installer, which installs every wheel")
 
 
 class StepLock(Model):
-    """What a resolving step (debian_slim, apt_install) pinned."""
+    """What a resolving step pinned: Debian packages (debian_slim, apt_install) or wheels
+    (pip_install, uv_pip_install)."""
 
     index: int = Field(description="position of the step in the image chain")
     kind: str
     fingerprint: str = Field(description="hash of this step and every resolving step before it")
     packages: list[DebPin]
+    wheels: list[WheelPin] = []
 
 
 class OutputLock(Model):

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import debian_slim, seed
+from . import debian_slim, python_resolve, seed
 from .api.image import Image
 from .debian.index import PackageIndex, load_index, load_snapshot
 from .debian.resolver import minbase, resolve
 from .errors import LockError, NixbuildError
 from .lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
 from .settings import Settings
-from .chain import base_step, python_series_of, resolving_requests, step_where
+from .chain import base_step, python_requests, python_series_of, resolving_requests, step_where
+from .python_resolve import WheelPin
+
+# Installs every wheel, run by the image's own Python (pure Python, no dependencies).
+INSTALLER = "installer==1.1.0"
 
 Progress = Callable[[str], None]
 
@@ -53,15 +58,33 @@ def distribution_of(image: Image) -> str:
     return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
 
 
-def fingerprints(image: Image) -> list[tuple[int, str]]:
-    """(step index, fingerprint) of every resolving step, bottom up."""
+def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]:
+    """(step index, fingerprint) of every resolving step, bottom up. A Python step's
+    fingerprint covers the contents of its requirements files, not only their names."""
     distribution = distribution_of(image)
+    cwd = cwd or Path.cwd()
     out, parent = [], ""
     for index, step in enumerate(image.steps):
-        if resolving_requests(step) is not None:
-            parent = fingerprint(parent, step.model_dump(mode="json"), distribution)
+        wanted = python_requests(step, cwd)
+        if resolving_requests(step) is not None or wanted is not None:
+            definition = step.model_dump(mode="json")
+            if wanted is not None:
+                definition = {**definition, "requirement_lines": wanted}
+            parent = fingerprint(parent, definition, distribution)
             out.append((index, parent))
     return out
+
+
+def _python_pins(step, where: str, python: str, distribution: str, below: list[WheelPin]) -> list[WheelPin]:
+    """Resolve a pip/uv step with uv, on top of the wheels earlier steps installed (they are
+    kept at their versions and not installed again)."""
+    pinned = {pin.name for pin in below}
+    wheels = python_resolve.resolve(
+        python_requests(step, Path.cwd()), python=python, distribution=distribution,
+        constraints=[f"{p.name}=={p.version}" for p in below],
+        index_url=step.index_url, extra_index_url=step.extra_index_url, find_links=step.find_links,
+        pre=step.pre, where=where)
+    return [w for w in wheels if w.name not in pinned]
 
 
 def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _Indexes, *,
@@ -74,14 +97,20 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
         return previous  # nothing to resolve: no index needed at all
     reuse = {s.fingerprint: s for s in previous.steps} if previous is not None and not update else {}
     index = indexes.snapshot(previous) if reuse else indexes.current(distribution)
-    installed, steps = [], []
+    python = python_series_of(base_step(image))
+    installed, wheels, steps = [], [], []
     for index_pos, fp in wanted:
         step = image.steps[index_pos]
         where = step_where(name, index_pos, step)
         if fp in reuse:
-            pins = reuse[fp].packages
+            pins, step_wheels = reuse[fp].packages, reuse[fp].wheels
             packages = [_locked_package(index, pin, where) for pin in pins]
+        elif resolving_requests(step) is None:
+            indexes.progress(f"resolving {where}")
+            packages, pins = [], []
+            step_wheels = _python_pins(step, where, python, distribution, wheels)
         else:
+            step_wheels = []
             indexes.progress(f"resolving {where}")
             requests = resolving_requests(step)
             try:
@@ -94,7 +123,8 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
                 raise exc.at(where)
             pins = [DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)]
         installed = [*installed, *packages]
-        steps.append(StepLock(index=index_pos, kind=step.kind, fingerprint=fp, packages=pins))
+        wheels = [*wheels, *step_wheels]
+        steps.append(StepLock(index=index_pos, kind=step.kind, fingerprint=fp, packages=pins, wheels=step_wheels))
     return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
 
 
@@ -130,6 +160,10 @@ def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
     old = previous.images if previous else {}
     locked = {name: lock_image(name, image, old.get(name), indexes, update=update)
               for name, image in images.items()}
+    if bootstrap.installer is None and any(step.wheels for image in locked.values() for step in image.steps):
+        progress("resolving pypa installer")
+        installer = python_resolve.resolve([INSTALLER], python="3.11", distribution="bookworm", constraints=[])
+        bootstrap = bootstrap.model_copy(update={"installer": installer[0]})
     return Lock(bootstrap=bootstrap, images=locked)
 
 

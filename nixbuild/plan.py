@@ -24,8 +24,9 @@ from .debian_slim import BASE_ENV
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
 from .settings import Settings
 from .api.steps import RunCommands, RunFunction, describe_step
-from .chain import LOCAL_KINDS, config_update, require_supported
+from .chain import LOCAL_KINDS, PYTHON_KINDS, config_update, require_supported
 from .local_tree import LocalTree
+from .python_resolve import WheelPin
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"
@@ -100,7 +101,23 @@ class RunLayer(_Layer):
     systemFeatures: list[str] = []
 
 
-LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer, Field(discriminator="kind")]
+class WheelSource(Model):
+    url: str
+    sha256: str
+    name: str  # the wheel's file name, which the installer reads its tags from
+
+
+class WheelsLayer(_Layer):
+    """Pinned wheels installed by pypa's installer, run by the image's own Python in a chroot
+    of the layers below (Debian's scheme: /usr/local/lib/python3.X/dist-packages)."""
+
+    kind: Literal["wheels"] = "wheels"
+    wheels: list[WheelSource]
+    installer: WheelSource
+    env: list[str]
+
+
+LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
 
 
 class ImageConfig(Model):
@@ -124,6 +141,10 @@ class ImageSpec(Model):
 
     def dumps(self) -> str:
         return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, indent=1)
+
+
+def _wheel(pin: WheelPin) -> WheelSource:
+    return WheelSource(url=pin.url, sha256=pin.sha256, name=pin.filename)
 
 
 def _sources(pins: list[DebPin], settings: Settings) -> list[DebSource]:
@@ -194,7 +215,8 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
     ``network`` names the run steps found to need the network that the lock has no output
     hash for yet; ``nonce`` marks the layers that force_build rebuilds."""
     require_supported(name, image)
-    pins = {s.index: s.packages for s in locked.steps}
+    pins = {s.index: s.packages for s in locked.steps if not s.wheels}
+    wheels = {s.index: s.wheels for s in locked.steps if s.wheels}
     layers: list[LayerSpec] = []
     config = ConfigState()
     forced = forced_from(image, force_all)
@@ -204,6 +226,11 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
         if index in pins:
             layers.append(DebLayer(**common, base=step.kind == "debian_slim",
                                    debs=_sources(pins[index], settings)))
+        elif isinstance(step, PYTHON_KINDS):
+            if wheels.get(index):  # a step whose packages earlier steps already installed adds none
+                layers.append(WheelsLayer(
+                    **common, wheels=[_wheel(w) for w in wheels[index]], installer=_wheel(bootstrap.installer),
+                    env=[f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **step.env}.items()]))
         elif isinstance(step, LOCAL_KINDS):
             tree = trees[index]
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),

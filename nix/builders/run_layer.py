@@ -36,8 +36,9 @@ from layertar import Entry, directory, from_file, run_builder, symlink, write_la
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
-# Mount points of the command's chroot: their contents never belong in a layer.
-MOUNTS = ("dev", "proc", "tmp")
+# Mount points of the command's chroot: their contents never belong in a layer. /nix/store
+# is bound in (read-only) only for steps that install store inputs, such as wheels.
+MOUNTS = ("dev", "proc", "tmp", "nix")
 # What the sandbox user may set (no setuid/setgid: seccomp refuses them).
 SETTABLE = 0o1777
 # Name resolution files of a fixed-output (network) build's sandbox.
@@ -122,11 +123,14 @@ def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: 
 
 def run(root: str, spec: dict) -> None:
     busybox = os.path.join(spec["busybox"], "bin", "busybox")
-    for mount in MOUNTS:
+    for mount in ("dev", "proc", "tmp"):
         os.makedirs(os.path.join(root, mount), exist_ok=True)
     workdir = spec.get("workdir") or "/"
     os.makedirs(os.path.join(root, workdir.lstrip("/")), exist_ok=True)
     binds = ["/dev:dev", "/proc:proc"]
+    if spec.get("storeMount"):
+        os.makedirs(os.path.join(root, "nix", "store"), exist_ok=True)
+        binds.append("/nix/store:nix/store")
     created = []
     if spec.get("network"):
         # A fixed-output build may reach the network: give the commands the sandbox's name

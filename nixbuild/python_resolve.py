@@ -1,0 +1,136 @@
+"""Resolve Python requirements for an image with uv, into pinned wheels.
+
+uv comes from PyPI as a dependency of nixbuild (``uv.find_uv_bin``), never from PATH, so the
+resolver is the same everywhere. It resolves for the image, not the host: the image's Python
+version and its glibc (``x86_64-manylinux_2_36`` for bookworm), writing a PEP 751
+``pylock.toml`` whose every file has a URL, a size and a sha256. Of the wheels listed for a
+package, the one the image's Python would pick is kept (``wheel_rank``).
+
+Indexes come from configuration: the step's ``index_url``/``extra_index_url``/``find_links``
+when given, else uv's own configuration (``UV_INDEX_URL``, ``uv.toml``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import MirrorError, ResolveError
+
+# The glibc of each distribution nixbuild builds on: the manylinux tags its Python accepts.
+GLIBC = {"bookworm": (2, 36), "trixie": (2, 41)}
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+class WheelPin(BaseModel):
+    """One wheel, exactly (pylock.toml's package + file entries)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: str
+    url: str
+    filename: str
+    size: int
+    sha256: str
+
+
+def _platform_ok(platform: str, glibc: tuple[int, int]) -> bool:
+    if platform == "any":
+        return True
+    for legacy, version in _LEGACY_MANYLINUX.items():
+        if platform == f"{legacy}_x86_64":
+            return version <= glibc
+    match = re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform)
+    return bool(match) and (int(match[1]), int(match[2])) <= glibc
+
+
+def wheel_rank(filename: str, python: str, glibc: tuple[int, int]) -> int | None:
+    """How well a wheel fits the image (higher is better), or None when it does not install.
+
+    ``python`` is the series, e.g. "3.11". Order, as pip's tag priority: the exact CPython ABI,
+    then the stable ABI of an older or equal CPython, then pure Python wheels.
+    """
+    parts = filename[:-4].split("-")
+    if len(parts) < 5:
+        return None
+    interpreters, abis, platforms = (p.split(".") for p in parts[-3:])
+    major, minor = (int(x) for x in python.split("."))
+    if not any(_platform_ok(p, glibc) for p in platforms):
+        return None
+    best = None
+    for interpreter in interpreters:
+        for abi in abis:
+            rank = None
+            if interpreter == f"cp{major}{minor}" and abi == f"cp{major}{minor}":
+                rank = 3
+            elif abi == "abi3" and (m := re.fullmatch(r"cp3(\d+)", interpreter)) and int(m[1]) <= minor:
+                rank = 2
+            elif abi == "none" and interpreter in (f"py{major}", f"py{major}{minor}", f"cp{major}{minor}"):
+                rank = 1
+            if rank is not None:
+                best = max(best or 0, rank)
+    return best
+
+
+def uv_bin() -> str:
+    from uv import find_uv_bin  # the pinned uv of nixbuild's own environment
+
+    return find_uv_bin()
+
+
+def resolve(requirements: list[str], *, python: str, distribution: str, constraints: list[str],
+            index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
+            pre: bool = False, where: str = "") -> list[WheelPin]:
+    """Pinned wheels of the closure of ``requirements`` (``constraints`` pin what earlier
+    steps installed)."""
+    glibc = GLIBC[distribution]
+    with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
+        req_in = Path(tmp) / "requirements.in"
+        req_in.write_text("\n".join(requirements) + "\n")
+        cmd = [uv_bin(), "pip", "compile", str(req_in), "--python-version", python,
+               "--python-platform", f"x86_64-manylinux_{glibc[0]}_{glibc[1]}", "--format", "pylock.toml",
+               "-o", str(Path(tmp) / "pylock.toml"), "--no-header", "--quiet", "--only-binary", ":all:"]
+        if constraints:
+            (Path(tmp) / "constraints.txt").write_text("\n".join(constraints) + "\n")
+            cmd += ["--constraint", str(Path(tmp) / "constraints.txt")]
+        if index_url:
+            cmd += ["--index-url", index_url]
+        if extra_index_url:
+            cmd += ["--extra-index-url", extra_index_url]
+        if find_links:
+            cmd += ["--find-links", find_links]
+        if pre:
+            cmd += ["--prerelease", "allow"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+        if proc.returncode != 0:
+            raise _resolve_error(proc.stderr, where)
+        locked = tomllib.loads((Path(tmp) / "pylock.toml").read_text())
+    pins = []
+    for package in locked.get("packages", []):
+        ranked = [(wheel_rank(w["url"].rsplit("/", 1)[-1], python, glibc), w) for w in package.get("wheels", [])]
+        ranked = [(rank, w) for rank, w in ranked if rank is not None]
+        if not ranked:
+            raise ResolveError(f"{package['name']} {package['version']} has no wheel for Python {python} on "
+                               f"x86_64 glibc {glibc[0]}.{glibc[1]}", where=where,
+                               fix="pin a version that publishes such a wheel")
+        wheel = max(ranked, key=lambda item: item[0])[1]
+        filename = wheel["url"].rsplit("/", 1)[-1]
+        pins.append(WheelPin(name=package["name"], version=package["version"], url=wheel["url"], filename=filename,
+                             size=wheel["size"], sha256=wheel["hashes"]["sha256"]))
+    return sorted(pins, key=lambda p: p.name)
+
+
+def _resolve_error(stderr: str, where: str) -> Exception:
+    text = stderr.strip()
+    if re.search(r"(?i)failed to fetch|connection|dns error|timed out|tcp connect", text):
+        return MirrorError(f"the Python package index is unreachable:\n{text}", where=where,
+                           fix="check the network, or point index_url / UV_INDEX_URL at a reachable index")
+    return ResolveError(f"uv cannot resolve the requirements:\n{text}", where=where,
+                        fix="check the package names and version constraints above")

@@ -1,0 +1,89 @@
+"""pip_install / uv_pip_install: resolved by uv for the image, pinned wheels, installed by
+pypa installer with the image's Python; built for real from the package index this machine
+reaches (uv's configuration)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+APP = """
+import modal
+
+image = (
+    modal.Image.debian_slim(python_version="3.11")
+    .uv_pip_install("numpy==2.1.3", "requests")
+    .pip_install({second})
+)
+app = modal.App("py", image=image)
+"""
+
+# Where no mirror answers: a build that needed the network would fail.
+NO_NETWORK = {"UV_INDEX_URL": "http://127.0.0.1:9/simple", "NIXBUILD_DEBIAN_MIRROR": "http://127.0.0.1:9/debian",
+              "NIXBUILD_DEBIAN_SECURITY_MIRROR": "http://127.0.0.1:9/debian-security"}
+
+
+@pytest.fixture(scope="module")
+def python_app(tmp_path_factory, cli):
+    app = tmp_path_factory.mktemp("py") / "app.py"
+    app.write_text(APP.format(second='"requests", "six"'))
+    built = cli.json("build", app)[0]
+    return {"app": app, "built": built}
+
+
+def locked_wheels(app) -> dict[int, dict[str, str]]:
+    lock = json.loads((app.parent / "nixbuild.lock").read_text())
+    return {s["index"]: {w["name"]: w["version"] for w in s["wheels"]} for s in lock["images"]["image"]["steps"]
+            if s["wheels"]}
+
+
+def test_packages_import_and_pip_agrees_with_the_lock(python_app, cli):
+    app = python_app["app"]
+    out = cli("run", app, "--", "python", "-c", "import numpy, requests, six; print(numpy.__version__)").stdout
+    assert out.strip() == "2.1.3"
+    wheels = locked_wheels(app)
+    assert "requests" in wheels[1] and "requests" not in wheels[2]  # not installed twice
+    assert wheels[2] == {"six": wheels[2]["six"]}
+    listed = json.loads(cli("run", app, "--", "python", "-m", "pip", "list", "--format=json",
+                            "--path", "/usr/local/lib/python3.11/dist-packages").stdout)
+    assert {p["name"].lower(): p["version"] for p in listed} == {**wheels[1], **wheels[2]}
+    assert "No broken requirements" in cli("run", app, "--", "python", "-m", "pip", "check").stdout
+
+
+def test_an_unchanged_app_builds_with_no_network(python_app, cli):
+    again = cli.json("build", python_app["app"], env=NO_NETWORK)[0]
+    assert again["manifest_digest"] == python_app["built"]["manifest_digest"]
+
+
+def test_check_passes(python_app, cli):
+    assert [r["ok"] for r in cli.json("check", python_app["app"])] == [True]
+
+
+def test_changing_one_requirement_re_resolves_and_rebuilds_only_that_step(python_app, cli, tmp_path):
+    app = python_app["app"]
+    before = locked_wheels(app)
+    app.write_text(APP.format(second='"requests", "six", "attrs"'))
+    cli("lock", app)
+    after = locked_wheels(app)
+    assert after[1] == before[1] and set(after[2]) == {"six", "attrs"}
+    specs = tmp_path / "specs"
+    cli("plan", app, "-o", specs, env=NO_NETWORK)
+    dry = subprocess.run(["nix-build", str(ROOT / "nix" / "image.nix"), "--arg", "specFile",
+                          str(specs / "image.json"), "--dry-run", "--option", "substituters", ""],
+                         capture_output=True, text=True, check=True).stderr
+    pending = re.findall(r"^\s+/nix/store/[a-z0-9]{32}-(.*)\.drv$", dry, re.M)
+    assert [p for p in pending if p.startswith(("layer-", "image-"))] == ["layer-2-2-pip_install", "image-image"]
+
+
+def test_an_unknown_package_is_a_clear_error_and_leaves_the_lock(python_app, cli):
+    app = python_app["app"]
+    lock = (app.parent / "nixbuild.lock").read_bytes()
+    app.write_text(APP.format(second='"nixbuild-no-such-package-4f1c"'))
+    proc = cli("lock", app, ok=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "nixbuild-no-such-package-4f1c" in proc.stderr and "step 2 pip_install" in proc.stderr
+    assert (app.parent / "nixbuild.lock").read_bytes() == lock
