@@ -20,7 +20,8 @@
 #              hash to outputHash (null: a placeholder, so that Nix reports the real hash);
 #              secretVar: an impure environment variable holding the step's secrets
 #              systemFeatures: required Nix system features (gpu= steps: cuda, gpu-<type>)
-#     "wheels": wheels = [ { url; sha256; name; } ]; installer (the same, pypa installer); env
+#     "wheels": wheels = [ { url; sha256; name; } ]; installer (the same, pypa installer); env;
+#              venv (optional): install into this virtual environment, made when missing
 #     every kind:  nonce (optional): set by force_build, so the layer is built again
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
@@ -78,13 +79,16 @@ let
             # pypa installer reads a wheel's tags from its file name: link each under it.
             links = map (w: "ln -s ${fetch.fetchFile w} /tmp/wheels/${w.name}") layer.wheels;
             installer = fetch.fetchFile layer.installer;
+            venv = layer.venv or null;
+            python = if venv == null then "python3" else "${venv}/bin/python";
+            makeVenv = if venv == null then [ ] else [ "{ test -x ${venv}/bin/python || python3 -m venv --without-pip ${venv}; }" ];
           in
           layerDrv "run_layer.py" index layer {
             lower = acc.layers;
             inherit (boot) busybox;
             inherit (layer) env;
-            commands = [ (builtins.concatStringsSep " && " ([ "mkdir -p /tmp/wheels" ] ++ links ++ [
-              "for w in /tmp/wheels/*.whl; do PYTHONPATH=${installer} python3 -m installer --compile-bytecode 0 \"$w\" || exit 1; done"
+            commands = [ (builtins.concatStringsSep " && " ([ "mkdir -p /tmp/wheels" ] ++ links ++ makeVenv ++ [
+              "for w in /tmp/wheels/*.whl; do PYTHONPATH=${installer} ${python} -m installer --compile-bytecode 0 \"$w\" || exit 1; done"
             ])) ];
             shell = [ "/bin/sh" "-c" ];
             workdir = "/";

@@ -3,12 +3,12 @@ what each configuration step does to the image config."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .api.python_version import python_series
 from .api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
-                         Entrypoint, Env, PipInstall, RunCommands, RunFunction, Shell, Step, UvPipInstall, Workdir)
+                         Entrypoint, Env, PipInstall, PipInstallFromPyproject, PipInstallFromRequirements,
+                         RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
 from .errors import InvalidError
 
 if TYPE_CHECKING:
@@ -25,8 +25,9 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # is resolved or built.
 SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
-                       "run_function", "pip_install", "uv_pip_install"})
-PYTHON_KINDS = (PipInstall, UvPipInstall)
+                       "run_function", "pip_install", "uv_pip_install", "pip_install_from_requirements",
+                       "pip_install_from_pyproject", "uv_sync"})
+PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
 
@@ -49,6 +50,8 @@ def require_supported(image_name: str, image: "Image") -> None:
         if isinstance(step, PYTHON_KINDS):
             unsupported = [name for name, value in (("secrets", step.secrets), ("gpu", step.gpu),
                                                     ("extra_options", step.extra_options)) if value]
+            if isinstance(step, UvSync) and not step.frozen:
+                unsupported.append("frozen=False")
             if unsupported:
                 raise InvalidError(f"{step.kind} with {', '.join(unsupported)} is not supported by nixbuild yet",
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")
@@ -72,23 +75,6 @@ def base_step(image: "Image") -> DebianSlim:
 
 def python_series_of(step: DebianSlim) -> str:
     return python_series(step)
-
-
-def python_requests(step: Step, cwd: Path) -> list[str] | None:
-    """The Python requirements a step asks for (packages, then the lines of its requirements
-    files), or None for steps that install no Python packages."""
-    if not isinstance(step, PYTHON_KINDS):
-        return None
-    lines = list(step.packages)
-    for name in getattr(step, "requirements", ()):
-        path = cwd / Path(name).expanduser()
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise InvalidError(f"cannot read requirements file {path}: {exc.strerror}",
-                               fix="check the path; relative paths are resolved against the directory you build from")
-        lines += [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return lines
 
 
 def resolving_requests(step: Step) -> list[str] | None:

@@ -21,7 +21,8 @@ from .debian.resolver import minbase, resolve
 from .errors import LockError, NixbuildError
 from .lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
 from .settings import Settings
-from .chain import base_step, python_requests, python_series_of, resolving_requests, step_where
+from .chain import base_step, python_series_of, resolving_requests, step_where
+from .python_inputs import requirement_lines, venv_of
 from .python_resolve import WheelPin
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
@@ -65,7 +66,7 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
     cwd = cwd or Path.cwd()
     out, parent = [], ""
     for index, step in enumerate(image.steps):
-        wanted = python_requests(step, cwd)
+        wanted = requirement_lines(step, cwd)
         if resolving_requests(step) is not None or wanted is not None:
             definition = step.model_dump(mode="json")
             if wanted is not None:
@@ -80,10 +81,10 @@ def _python_pins(step, where: str, python: str, distribution: str, below: list[W
     kept at their versions and not installed again)."""
     pinned = {pin.name for pin in below}
     wheels = python_resolve.resolve(
-        python_requests(step, Path.cwd()), python=python, distribution=distribution,
+        requirement_lines(step, Path.cwd()), python=python, distribution=distribution,
         constraints=[f"{p.name}=={p.version}" for p in below],
-        index_url=step.index_url, extra_index_url=step.extra_index_url, find_links=step.find_links,
-        pre=step.pre, where=where)
+        index_url=getattr(step, "index_url", None), extra_index_url=getattr(step, "extra_index_url", None),
+        find_links=getattr(step, "find_links", None), pre=getattr(step, "pre", False), where=where)
     return [w for w in wheels if w.name not in pinned]
 
 
@@ -108,7 +109,8 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
         elif resolving_requests(step) is None:
             indexes.progress(f"resolving {where}")
             packages, pins = [], []
-            step_wheels = _python_pins(step, where, python, distribution, wheels)
+            # A uv project goes into its own virtual environment: nothing below constrains it.
+            step_wheels = _python_pins(step, where, python, distribution, [] if venv_of(step) else wheels)
         else:
             step_wheels = []
             indexes.progress(f"resolving {where}")
@@ -123,7 +125,7 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
                 raise exc.at(where)
             pins = [DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)]
         installed = [*installed, *packages]
-        wheels = [*wheels, *step_wheels]
+        wheels = wheels if venv_of(step) else [*wheels, *step_wheels]
         steps.append(StepLock(index=index_pos, kind=step.kind, fingerprint=fp, packages=pins, wheels=step_wheels))
     return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
 

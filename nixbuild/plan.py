@@ -26,6 +26,7 @@ from .settings import Settings
 from .api.steps import RunCommands, RunFunction, describe_step
 from .chain import LOCAL_KINDS, PYTHON_KINDS, config_update, require_supported
 from .local_tree import LocalTree
+from .python_inputs import venv_of
 from .python_resolve import WheelPin
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
@@ -115,6 +116,7 @@ class WheelsLayer(_Layer):
     wheels: list[WheelSource]
     installer: WheelSource
     env: list[str]
+    venv: str | None = None  # install into this virtual environment (made when missing)
 
 
 LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
@@ -227,10 +229,13 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             layers.append(DebLayer(**common, base=step.kind == "debian_slim",
                                    debs=_sources(pins[index], settings)))
         elif isinstance(step, PYTHON_KINDS):
+            venv = venv_of(step)
             if wheels.get(index):  # a step whose packages earlier steps already installed adds none
                 layers.append(WheelsLayer(
                     **common, wheels=[_wheel(w) for w in wheels[index]], installer=_wheel(bootstrap.installer),
-                    env=[f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **step.env}.items()]))
+                    env=[f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **step.env}.items()], venv=venv))
+            if venv:  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
+                config.env["PATH"] = f"{venv}/bin:{config.env.get('PATH', '')}"
         elif isinstance(step, LOCAL_KINDS):
             tree = trees[index]
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),

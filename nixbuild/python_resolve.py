@@ -85,12 +85,32 @@ def uv_bin() -> str:
     return find_uv_bin()
 
 
+_HASH = re.compile(r"\s*--hash[=\s]+sha256:([0-9a-fA-F]{64})")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
+    """Requirement lines without their ``--hash`` options, and those hashes by package."""
+    plain, hashes = [], {}
+    for line in lines:
+        found = {h.lower() for h in _HASH.findall(line)}
+        line = _HASH.sub("", line).strip()
+        plain.append(line)
+        if found and (name := re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)):
+            hashes.setdefault(normalize(name.group(0)), set()).update(found)
+    return plain, hashes
+
+
 def resolve(requirements: list[str], *, python: str, distribution: str, constraints: list[str],
             index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
             pre: bool = False, where: str = "") -> list[WheelPin]:
     """Pinned wheels of the closure of ``requirements`` (``constraints`` pin what earlier
     steps installed)."""
     glibc = GLIBC[distribution]
+    requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
         req_in = Path(tmp) / "requirements.in"
         req_in.write_text("\n".join(requirements) + "\n")
@@ -116,6 +136,14 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
     for package in locked.get("packages", []):
         ranked = [(wheel_rank(w["url"].rsplit("/", 1)[-1], python, glibc), w) for w in package.get("wheels", [])]
         ranked = [(rank, w) for rank, w in ranked if rank is not None]
+        allowed = hashes.get(normalize(package["name"]))
+        if allowed is not None:
+            # A requirements file with hashes: only the files it names may be installed.
+            ranked = [(rank, w) for rank, w in ranked if w["hashes"]["sha256"].lower() in allowed]
+            if not ranked:
+                raise ResolveError(f"no wheel of {package['name']} {package['version']} for this image has one "
+                                   "of the hashes the requirements list", where=where,
+                                   fix="add the hash of the matching wheel, or pin the version the hashes are for")
         if not ranked:
             raise ResolveError(f"{package['name']} {package['version']} has no wheel for Python {python} on "
                                f"x86_64 glibc {glibc[0]}.{glibc[1]}", where=where,

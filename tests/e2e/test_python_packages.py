@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 from conftest import ROOT
@@ -87,3 +88,32 @@ def test_an_unknown_package_is_a_clear_error_and_leaves_the_lock(python_app, cli
     assert proc.returncode == 3, proc.stderr
     assert "nixbuild-no-such-package-4f1c" in proc.stderr and "step 2 pip_install" in proc.stderr
     assert (app.parent / "nixbuild.lock").read_bytes() == lock
+
+
+def test_requirements_pyproject_and_uv_project_build_and_import(cli, tmp_path):
+    from conftest import copy_example
+
+    app = copy_example("python_packages", tmp_path / "python_packages")
+    uv = subprocess.run([sys.executable, "-c", "from uv import find_uv_bin; print(find_uv_bin())"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    locked = subprocess.run([uv, "lock", "--project", str(app.parent / "uvproj")], capture_output=True, text=True)
+    assert locked.returncode == 0, f"uv lock needs the package index uv is configured with:\n{locked.stderr}"
+    cli("build", app)
+    out = cli("run", app, "--", "sh", "-c",
+              "/usr/bin/python3 -c 'import six, idna, attrs, click; print(six.__version__, idna.__version__)'; "
+              "/usr/bin/python3 -c 'import tomli' 2>/dev/null && echo tomli-installed; "
+              "command -v python; python -c 'import packaging; print(packaging.__file__)'").stdout.splitlines()
+    assert out[0] == "1.17.0 3.20"
+    assert out[1] == "/.uv/.venv/bin/python"  # uv_sync's environment is first on PATH
+    assert out[2].startswith("/.uv/.venv/lib/python3.11/site-packages/packaging/")
+
+
+def test_a_requirements_hash_that_matches_no_wheel_is_refused(cli, tmp_path):
+    (tmp_path / "requirements.txt").write_text("six==1.17.0 --hash=sha256:" + "0" * 64 + "\n")
+    app = tmp_path / "app.py"
+    app.write_text("import nixbuild\nimage = nixbuild.Image.debian_slim(python_version='3.11')"
+                   ".pip_install_from_requirements('requirements.txt')\n")
+    proc = cli("lock", app, cwd=tmp_path, ok=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "hashes" in proc.stderr and "step 1 pip_install_from_requirements" in proc.stderr
+    assert not (tmp_path / "nixbuild.lock").exists()
