@@ -247,11 +247,12 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
     if isinstance(exc, nixcmd.HashMismatch):
         for locked in lock.images.values():
             for step in locked.steps:
-                for pin in step.packages:
+                for pin in [*step.packages, *step.wheels]:
                     if plan_store_name(pin.filename) in exc.drv:
-                        exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.path}, "
+                        exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
                                        f"step {step.index} {step.kind}) do not match the lock: locked sha256 "
                                        f"{pin.sha256}, got {exc.got}")
+                        exc.where = f"image {image!r}, step {step.index} {step.kind}"
                         return exc
     return exc
 

@@ -4,10 +4,12 @@ reaches (uv's configuration)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
+import uuid
 
 import pytest
 from conftest import ROOT
@@ -116,4 +118,30 @@ def test_a_requirements_hash_that_matches_no_wheel_is_refused(cli, tmp_path):
     proc = cli("lock", app, cwd=tmp_path, ok=False)
     assert proc.returncode == 3, proc.stderr
     assert "hashes" in proc.stderr and "step 1 pip_install_from_requirements" in proc.stderr
+    assert not (tmp_path / "nixbuild.lock").exists()
+
+
+def test_a_wheel_whose_bytes_do_not_match_the_lock_fails_naming_it(cli, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text("import nixbuild\nimage = nixbuild.Image.debian_slim(python_version='3.11').pip_install('six')\n")
+    cli("lock", app)
+    lock_path = tmp_path / "nixbuild.lock"
+    lock = json.loads(lock_path.read_text())
+    wheel = lock["images"]["image"]["steps"][1]["wheels"][0]
+    wheel["sha256"] = hashlib.sha256(uuid.uuid4().bytes).hexdigest()  # what the index does not serve
+    lock_path.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    tampered = lock_path.read_bytes()
+    proc = cli("build", app, ok=False)
+    assert proc.returncode == 6, proc.stderr
+    assert f"the bytes downloaded for six {wheel['version']}" in proc.stderr and "step 1 pip_install" in proc.stderr
+    assert lock_path.read_bytes() == tampered and not (tmp_path / ".nixbuild" / "image").exists()
+
+
+def test_an_unreachable_index_is_a_mirror_error(cli, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text("import nixbuild\nimage = nixbuild.Image.debian_slim(python_version='3.11')"
+                   ".pip_install('six', index_url='http://127.0.0.1:9/simple')\n")
+    proc = cli("lock", app, ok=False)
+    assert proc.returncode == 4, proc.stderr
+    assert "unreachable" in proc.stderr and "step 1 pip_install" in proc.stderr
     assert not (tmp_path / "nixbuild.lock").exists()
