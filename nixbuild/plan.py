@@ -210,6 +210,29 @@ def forced_from(image: Image, force_all: bool) -> int | None:
     return next((i for i, step in enumerate(image.steps) if getattr(step, "force_build", False)), None)
 
 
+def _step_env(config: ConfigState, step) -> list[str]:
+    """A build step's environment: the image's, then the step's own ``env=`` (not kept)."""
+    return [f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **step.env}.items()]
+
+
+def _run_layer(index: int, step: RunCommands | RunFunction, common: dict, config: ConfigState,
+               below: list[LayerSpec], locked: ImageLock, needs_network: bool) -> RunLayer:
+    commands = list(step.commands) if isinstance(step, RunCommands) else [function_command(step)]
+    update: dict = {}
+    if step.gpu is not None:
+        update["systemFeatures"] = gpu_features(step.gpu)
+    if step.secrets:
+        # Secret values can only reach a fixed-output derivation (as impure variables).
+        update.update(network=True, secretVar=secret_var(index))
+    layer = RunLayer(**common, commands=commands, env=_step_env(config, step), workdir=config.workdir or "/",
+                     shell=config.shell, **update)
+    layer = layer.model_copy(update={"inputs": _inputs_key(below, layer)})
+    record = locked.output(index)
+    if record is not None and record.inputs == layer.inputs:
+        return layer.model_copy(update={"network": True, "outputHash": record.output_hash})
+    return layer.model_copy(update={"network": True}) if needs_network else layer
+
+
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
                settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset(),
                nonce: str | None = None, force_all: bool = False) -> ImageSpec:
@@ -231,9 +254,9 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
         elif isinstance(step, PYTHON_KINDS):
             venv = venv_of(step)
             if wheels.get(index):  # a step whose packages earlier steps already installed adds none
-                layers.append(WheelsLayer(
-                    **common, wheels=[_wheel(w) for w in wheels[index]], installer=_wheel(bootstrap.installer),
-                    env=[f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **step.env}.items()], venv=venv))
+                layers.append(WheelsLayer(**common, wheels=[_wheel(w) for w in wheels[index]],
+                                          installer=_wheel(bootstrap.installer), env=_step_env(config, step),
+                                          venv=venv))
             if venv:  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
                 config.env["PATH"] = f"{venv}/bin:{config.env.get('PATH', '')}"
         elif isinstance(step, LOCAL_KINDS):
@@ -241,22 +264,7 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),
                                      modes=tree.modes))
         elif isinstance(step, (RunCommands, RunFunction)):
-            env = {**RUN_ENV, **config.env, **step.env}
-            commands = list(step.commands) if isinstance(step, RunCommands) else [function_command(step)]
-            layer = RunLayer(**common, commands=commands, env=[f"{k}={v}" for k, v in env.items()],
-                             workdir=config.workdir or "/", shell=config.shell)
-            if step.gpu is not None:
-                layer = layer.model_copy(update={"systemFeatures": gpu_features(step.gpu)})
-            if step.secrets:
-                # Secret values can only reach a fixed-output derivation (as impure variables).
-                layer = layer.model_copy(update={"network": True, "secretVar": secret_var(index)})
-            layer = layer.model_copy(update={"inputs": _inputs_key(layers, layer)})
-            record = locked.output(index)
-            if record is not None and record.inputs == layer.inputs:
-                layer = layer.model_copy(update={"network": True, "outputHash": record.output_hash})
-            elif index in network:
-                layer = layer.model_copy(update={"network": True})
-            layers.append(layer)
+            layers.append(_run_layer(index, step, common, config, layers, locked, index in network))
         else:
             config_update(step, config)
     return ImageSpec(
