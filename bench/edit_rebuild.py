@@ -15,9 +15,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
+
+from common import scratch, timed
 
 from nixbuild import nixcmd, plan
 from nixbuild.build import Project
@@ -32,11 +32,6 @@ def build_in(store: str, app: Path) -> Path:
     return nixcmd.build(plan.write_spec(project.spec("image", lock), project.settings), store=store)
 
 
-def timed(action) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
 
 def cli(*args: str) -> float:
     return timed(lambda: subprocess.run([sys.executable, "-m", "nixbuild.cli", *args], check=True,
@@ -44,8 +39,7 @@ def cli(*args: str) -> float:
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="nixbuild-bench-"))
-    try:
+    with scratch("nixbuild-bench-") as work:
         shutil.copytree(ROOT / "examples" / "local_files", work / "app",
                         ignore=shutil.ignore_patterns("nixbuild.lock", ".nixbuild"))
         app = work / "app" / "app.py"
@@ -69,9 +63,6 @@ def main() -> None:
         print(f"CLI build, default store      {cli_first:8.2f} s")
         print(f"CLI no-op build               {cli_noop:8.2f} s")
         print(f"CLI one-file edit rebuild     {cli_edit:8.2f} s   ratio to cold {cli_edit / cold:.3f}")
-    finally:
-        subprocess.run(["chmod", "-R", "u+w", str(work)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,10 @@ built there too and reported apart.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
+
+from common import scratch, timed
 
 from nixbuild import nixcmd, plan
 from nixbuild.build import Project
@@ -31,15 +29,9 @@ image = nixbuild.Image.debian_slim(python_version="3.11").uv_pip_install({", ".j
 """
 
 
-def timed(action) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="nixbuild-bench-py-"))
-    try:
+    with scratch("nixbuild-bench-py-") as work:
         uv = uv_bin()
         env_dir, cache = work / "venv", work / "uv-cache"
         peer = timed(lambda: (
@@ -68,9 +60,6 @@ def main() -> None:
         print(f"nixbuild cold build: Debian base layer    {base:7.2f} s")
         print(f"nixbuild cold build: wheels layer + image {wheels:7.2f} s")
         print(f"ratio (lock + wheels layer) / peer        {(lock_time + wheels) / peer:7.2f}")
-    finally:
-        subprocess.run(["chmod", "-R", "u+w", str(work)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
