@@ -12,7 +12,7 @@ import sys
 import uuid
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, copy_example
 
 APP = """
 import modal
@@ -93,8 +93,6 @@ def test_an_unknown_package_is_a_clear_error_and_leaves_the_lock(python_app, cli
 
 
 def test_requirements_pyproject_and_uv_project_build_and_import(cli, tmp_path):
-    from conftest import copy_example
-
     app = copy_example("python_packages", tmp_path / "python_packages")
     uv = subprocess.run([sys.executable, "-c", "from uv import find_uv_bin; print(find_uv_bin())"],
                         capture_output=True, text=True, check=True).stdout.strip()
