@@ -198,7 +198,7 @@ def describe(name: str, path: Path, link: Path) -> BuiltImage:
 
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
 _LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)")
-_FAILED_LAYER = re.compile(r"builder for '(/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)\.drv)' failed")
+_FAILED_LAYER = re.compile(rf"builder for '({_LAYER_NAME.pattern}\.drv)' failed")
 
 
 def _failed_drv(exc: NixbuildError) -> str:

@@ -160,7 +160,7 @@ def run(app, image, lock_path, writable, command):
     if argv[:1] == ["--"]:
         argv = argv[1:]
     project = _project(app, image, lock_path)
-    built = _single(project.build(progress=_progress), "run")
+    built = _build_single(project, "run")
     sys.exit(run_in(OciLayout(built.store_path), argv, project.settings.cache_dir, writable=writable))
 
 
@@ -171,11 +171,10 @@ def _single_name(project: Project, verb: str) -> str:
     return next(iter(project.images))
 
 
-def _single(built, verb: str):
-    if len(built) != 1:
-        names = ", ".join(b.name for b in built)
-        raise NixbuildError(f"the app defines several images ({names})", fix=f"pick one: nixbuild {verb} --image NAME")
-    return built[0]
+def _build_single(project: Project, verb: str):
+    """Build the app's one image (several: an error naming them, before anything is built)."""
+    _single_name(project, verb)
+    return project.build(progress=_progress)[0]
 
 
 @main.command()
@@ -210,7 +209,7 @@ def push(app, destination, image, lock_path, as_json, tls_verify):
     from .skopeo import push as skopeo_push
 
     project = _project(app, image, lock_path)
-    built = _single(project.build(progress=_progress), "push")
+    built = _build_single(project, "push")
     result = skopeo_push(Path(built.store_path), "latest", destination, tls_verify=tls_verify)
     emit(as_json, result.model_dump(),
          f"pushed {destination}\n  digest: {result.digest}\n"

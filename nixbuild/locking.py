@@ -22,7 +22,7 @@ from .errors import LockError, NixbuildError
 from .lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
 from .settings import Settings
 from .chain import base_step, python_series_of, resolving_requests, step_where
-from .python_inputs import requirement_lines, venv_of
+from .python_inputs import requirement_lines, step_identity, venv_of
 from .python_resolve import WheelPin
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
@@ -66,11 +66,11 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
     cwd = cwd or Path.cwd()
     out, parent = [], ""
     for index, step in enumerate(image.steps):
-        wanted = requirement_lines(step, cwd)
+        wanted = step_identity(step, cwd)
         if resolving_requests(step) is not None or wanted is not None:
             definition = step.model_dump(mode="json")
             if wanted is not None:
-                definition = {**definition, "requirement_lines": wanted}
+                definition = {**definition, "inputs": wanted}
             parent = fingerprint(parent, definition, distribution)
             out.append((index, parent))
     return out

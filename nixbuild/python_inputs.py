@@ -59,12 +59,17 @@ def _pyproject(step: PipInstallFromPyproject, cwd: Path) -> list[str]:
     return lines
 
 
-def _uv_project(step: UvSync, cwd: Path) -> list[str]:
+def _uv_project_dir(step: UvSync, cwd: Path) -> Path:
     project = cwd / Path(step.uv_project_dir).expanduser()
     if not (project / "pyproject.toml").is_file():
         raise InvalidError(f"{project} has no pyproject.toml", fix="point uv_project_dir at a uv project")
     if not (project / "uv.lock").is_file():
         raise InvalidError(f"{project} has no uv.lock", fix="run `uv lock` in the project and commit uv.lock")
+    return project
+
+
+def _uv_project(step: UvSync, cwd: Path) -> list[str]:
+    project = _uv_project_dir(step, cwd)
     cmd = [uv_bin(), "export", "--frozen", "--project", str(project), "--format", "requirements.txt",
            "--no-emit-project", "--no-header", "--quiet"]
     cmd += [f"--group={g}" for g in step.groups] + [f"--extra={e}" for e in step.extras]
@@ -89,6 +94,16 @@ def requirement_lines(step: Step, cwd: Path) -> list[str] | None:
     if isinstance(step, PipInstallFromPyproject):
         return _pyproject(step, cwd)
     return _uv_project(step, cwd)
+
+
+def step_identity(step: Step, cwd: Path) -> list[str] | None:
+    """What a Python step's pins depend on besides its arguments: its requirement lines, or
+    for a uv project the text of pyproject.toml and uv.lock (read, not exported: this runs on
+    every build's staleness check). None for other steps."""
+    if isinstance(step, UvSync):
+        project = _uv_project_dir(step, cwd)
+        return [(project / "pyproject.toml").read_text(), (project / "uv.lock").read_text()]
+    return requirement_lines(step, cwd)
 
 
 def venv_of(step: Step) -> str | None:

@@ -183,7 +183,7 @@ def test_shell_needs_json():
 
 def test_metadata_instructions_are_ignored():
     steps = tr("LABEL a=b", "EXPOSE 80", "VOLUME /data", "STOPSIGNAL SIGTERM",
-               "HEALTHCHECK CMD curl -f http://x/ || exit 1", "ONBUILD RUN x", "MAINTAINER me", "RUN ok")
+               "HEALTHCHECK CMD test -e /ready || exit 1", "ONBUILD RUN x", "MAINTAINER me", "RUN ok")
     assert steps == [RunCommands(commands=("ok",))]
 
 
