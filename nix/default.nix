@@ -21,6 +21,8 @@
 #              secretVar: an impure environment variable holding the step's secrets
 #              systemFeatures: required Nix system features (gpu= steps: cuda, gpu-<type>)
 #     "wheels": wheels = [ { url; sha256; name; } ]; installer (the same, pypa installer); env;
+#              sdists = [ { url; sha256; name; project; version; backend; backendPath;
+#                           build = [ wheels of the build environment ]; } ], built first;
 #              venv (optional): install into this virtual environment, made when missing
 #     every kind:  nonce (optional): set by force_build, so the layer is built again
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
@@ -76,20 +78,25 @@ let
         } else { }))
         else if layer.kind == "wheels" then
           let
-            # pypa installer reads a wheel's tags from its file name: link each under it.
-            links = map (w: "ln -s ${fetch.fetchFile w} /tmp/wheels/${w.name}") layer.wheels;
-            installer = fetch.fetchFile layer.installer;
-            venv = layer.venv or null;
-            python = if venv == null then "python3" else "${venv}/bin/python";
-            makeVenv = if venv == null then [ ] else [ "{ test -x ${venv}/bin/python || python3 -m venv --without-pip ${venv}; }" ];
+            file = w: { path = fetch.fetchFile { inherit (w) url sha256 name; }; inherit (w) name; };
+            # Read by builders/python_install.py, which the image's Python runs in the chroot.
+            plan = builtins.toJSON {
+              installer = fetch.fetchFile layer.installer;
+              venv = layer.venv or null;
+              wheels = map file layer.wheels;
+              sdists = map (s: file s // {
+                inherit (s) project version backend;
+                backendPath = s.backendPath or [ ];
+                build = map file s.build;
+              }) (layer.sdists or [ ]);
+            };
+            quoted = "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] plan + "'";
           in
           layerDrv "run_layer.py" index layer {
             lower = acc.layers;
             inherit (boot) busybox;
             inherit (layer) env;
-            commands = [ (builtins.concatStringsSep " && " ([ "mkdir -p /tmp/wheels" ] ++ links ++ makeVenv ++ [
-              "for w in /tmp/wheels/*.whl; do PYTHONPATH=${installer} ${python} -m installer --compile-bytecode 0 \"$w\" || exit 1; done"
-            ])) ];
+            commands = [ "python3 ${./builders/python_install.py} ${quoted}" ];
             shell = [ "/bin/sh" "-c" ];
             workdir = "/";
             network = false;

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from . import chain, local_tree, locking, nixcmd, plan, seed
+from . import chain, local_tree, locking, nixcmd, plan, sdist_hints, seed
 from .api.image import Image
 from .errors import BuildError, NixbuildError
 from .expand import expand
@@ -199,6 +199,8 @@ def describe(name: str, path: Path, link: Path) -> BuiltImage:
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
 _LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)")
 _FAILED_LAYER = re.compile(rf"builder for '({_LAYER_NAME.pattern}\.drv)' failed")
+# The last line nix/builders/python_install.py prints when an sdist does not build.
+_SDIST_FAILED = re.compile(r"nixbuild: building (\S+) (\S+) from its sdist failed(?:; missing: (\S+))?")
 
 
 def _failed_drv(exc: NixbuildError) -> str:
@@ -242,12 +244,17 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
     if failed:
         exc.where = f"image {image!r}, step {failed.group(2)} {failed.group(3)}"
         exc.fix = "the step's output is above; fix the step and build again"
+        if sdist := _SDIST_FAILED.search(exc.message):
+            name, version, missing = sdist.groups()
+            exc.message = (f"building {name} {version} from its sdist failed"
+                           + (f": {missing} is missing" if missing else "") + f"\n{exc.message}")
+            exc.fix = sdist_hints.hint(missing, int(failed.group(2)))
     elif isinstance(exc, nixcmd.NoGpuBuilder) and (named := _LAYER_NAME.search(exc.message)):
         exc.where = f"image {image!r}, step {named.group(1)} {named.group(2)}"
     if isinstance(exc, nixcmd.HashMismatch):
         for locked in lock.images.values():
             for step in locked.steps:
-                for pin in [*step.packages, *step.wheels]:
+                for pin in [*step.packages, *step.python, *(b for s in step.sdists for b in s.build)]:
                     if plan_store_name(pin.filename) in exc.drv:
                         exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
                                        f"step {step.index} {step.kind}) do not match the lock: locked sha256 "

@@ -3,8 +3,10 @@
 Modal's debian_slim is ``python:X.Y-slim-<codename>`` plus gcc, gfortran and build-essential.
 nixbuild builds the same kind of image from Debian's own packages only, so that every byte is
 pinned: the minbase set (what Debian's official ``*-slim`` images hold), Debian's Python with
-pip and venv, ``python`` on PATH (python-is-python3), a C/C++/Fortran toolchain, CA
-certificates, netbase and tzdata. A Python series maps to the Debian release that ships it.
+pip, venv and headers, ``python`` on PATH (python-is-python3), a C/C++/Fortran toolchain, CA
+certificates, netbase and tzdata; then, as Modal's ``pip install --upgrade pip wheel uv``, the
+current pip, wheel and uv from the package index, pinned in the lock (so pip and uv work in
+the image at runtime). A Python series maps to the Debian release that ships it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from .errors import InvalidError
 PYTHON_DISTRIBUTIONS = {"3.11": "bookworm", "3.13": "trixie"}
 
 BASE_PACKAGES = [
-    "python3", "python3-pip", "python3-venv", "python-is-python3",
+    "python3", "python3-pip", "python3-venv", "python3-dev", "python-is-python3",
     "ca-certificates", "netbase", "tzdata",
     "build-essential", "gcc", "g++", "gfortran", "make",
 ]
+
+# Installed from the package index on top of the Debian packages, as Modal's base does.
+BASE_PYTHON_TOOLS = ["pip", "wheel", "uv"]
 
 BASE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

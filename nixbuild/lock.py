@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .debian.index import Package, SuiteSnapshot
 from .errors import LockError
 from .python_resolve import WheelPin
+from .python_sdist import SdistPin
 
 LOCK_VERSION = 1
 LOCK_NAME = "nixbuild.lock"
@@ -64,14 +65,20 @@ class BootstrapLock(Model):
 
 
 class StepLock(Model):
-    """What a resolving step pinned: Debian packages (debian_slim, apt_install) or wheels
-    (pip_install, uv_pip_install)."""
+    """What a resolving step pinned: Debian packages (debian_slim, apt_install), wheels and
+    sdists (the Python steps; debian_slim's pip, wheel and uv)."""
 
     index: int = Field(description="position of the step in the image chain")
     kind: str
     fingerprint: str = Field(description="hash of this step and every resolving step before it")
     packages: list[DebPin]
     wheels: list[WheelPin] = []
+    sdists: list[SdistPin] = []
+
+    @property
+    def python(self) -> list[WheelPin | SdistPin]:
+        """Every Python distribution the step installs."""
+        return [*self.wheels, *self.sdists]
 
 
 class OutputLock(Model):

@@ -23,7 +23,8 @@ from .lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
 from .settings import Settings
 from .chain import base_step, python_series_of, resolving_requests, step_where
 from .python_inputs import requirement_lines, step_identity, venv_of
-from .python_resolve import WheelPin
+from .python_resolve import FilePin, WheelPin
+from .python_sdist import SdistPin, pin_sdist
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
 INSTALLER = "installer==1.1.0"
@@ -71,21 +72,26 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
             definition = step.model_dump(mode="json")
             if wanted is not None:
                 definition = {**definition, "inputs": wanted}
+            if step.kind == "debian_slim":  # what the base is made of is part of its definition
+                definition = {**definition, "base": [debian_slim.BASE_PACKAGES, debian_slim.BASE_PYTHON_TOOLS]}
             parent = fingerprint(parent, definition, distribution)
             out.append((index, parent))
     return out
 
 
-def _python_pins(step, where: str, python: str, distribution: str, below: list[WheelPin]) -> list[WheelPin]:
-    """Resolve a pip/uv step with uv, on top of the wheels earlier steps installed (they are
-    kept at their versions and not installed again)."""
+def _python_pins(lines: list[str], where: str, python: str, distribution: str, below: list[FilePin],
+                 cache_dir: Path, step=None) -> tuple[list[WheelPin], list[SdistPin]]:
+    """Resolve requirement lines with uv, on top of what earlier steps installed (kept at
+    their versions and not installed again); sdists get their build requirements pinned."""
     pinned = {pin.name for pin in below}
-    wheels = python_resolve.resolve(
-        requirement_lines(step, Path.cwd()), python=python, distribution=distribution,
-        constraints=[f"{p.name}=={p.version}" for p in below],
-        index_url=getattr(step, "index_url", None), extra_index_url=getattr(step, "extra_index_url", None),
-        find_links=getattr(step, "find_links", None), pre=getattr(step, "pre", False), where=where)
-    return [w for w in wheels if w.name not in pinned]
+    index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
+    resolved = python_resolve.resolve(lines, python=python, distribution=distribution,
+                                      constraints=[f"{p.name}=={p.version}" for p in below],
+                                      pre=getattr(step, "pre", False), where=where, **index_options)
+    sdists = [pin_sdist(pin, cache_dir=cache_dir, python=python, distribution=distribution, where=where,
+                        **index_options)
+              for pin in resolved.sdists if pin.name not in pinned]
+    return [w for w in resolved.wheels if w.name not in pinned], sdists
 
 
 def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _Indexes, *,
@@ -99,34 +105,39 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
     reuse = {s.fingerprint: s for s in previous.steps} if previous is not None and not update else {}
     index = indexes.snapshot(previous) if reuse else indexes.current(distribution)
     python = python_series_of(base_step(image))
-    installed, wheels, steps = [], [], []
+    cache_dir = indexes.settings.cache_dir / "python"
+    installed, below, steps = [], [], []
     for index_pos, fp in wanted:
         step = image.steps[index_pos]
         where = step_where(name, index_pos, step)
         if fp in reuse:
-            pins, step_wheels = reuse[fp].packages, reuse[fp].wheels
-            packages = [_locked_package(index, pin, where) for pin in pins]
-        elif resolving_requests(step) is None:
-            indexes.progress(f"resolving {where}")
-            packages, pins = [], []
-            # A uv project goes into its own virtual environment: nothing below constrains it.
-            step_wheels = _python_pins(step, where, python, distribution, [] if venv_of(step) else wheels)
+            locked = reuse[fp]
+            packages = [_locked_package(index, pin, where) for pin in locked.packages]
         else:
-            step_wheels = []
             indexes.progress(f"resolving {where}")
-            requests = resolving_requests(step)
-            try:
+            packages, wheels, sdists = [], [], []
+            if resolving_requests(step) is None:
+                # A uv project goes into its own virtual environment: nothing below constrains it.
+                wheels, sdists = _python_pins(requirement_lines(step, Path.cwd()), where, python, distribution,
+                                              [] if venv_of(step) else below, cache_dir, step)
+            else:
+                try:
+                    if step.kind == "debian_slim":
+                        packages = resolve(index, minbase(index), installed=(), recommends=False)
+                        packages += resolve(index, debian_slim.BASE_PACKAGES, installed=packages, recommends=False)
+                    else:
+                        packages = resolve(index, resolving_requests(step), installed=installed, recommends=True)
+                except NixbuildError as exc:
+                    raise exc.at(where)
                 if step.kind == "debian_slim":
-                    packages = resolve(index, minbase(index), installed=(), recommends=False)
-                    packages += resolve(index, debian_slim.BASE_PACKAGES, installed=packages, recommends=False)
-                else:
-                    packages = resolve(index, requests, installed=installed, recommends=True)
-            except NixbuildError as exc:
-                raise exc.at(where)
-            pins = [DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)]
+                    wheels, sdists = _python_pins(debian_slim.BASE_PYTHON_TOOLS, where, python, distribution, [],
+                                                  cache_dir)
+            locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
+                              packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
+                              wheels=wheels, sdists=sdists)
         installed = [*installed, *packages]
-        wheels = wheels if venv_of(step) else [*wheels, *step_wheels]
-        steps.append(StepLock(index=index_pos, kind=step.kind, fingerprint=fp, packages=pins, wheels=step_wheels))
+        below = below if venv_of(step) else [*below, *locked.python]
+        steps.append(locked)
     return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
 
 
@@ -162,10 +173,11 @@ def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
     old = previous.images if previous else {}
     locked = {name: lock_image(name, image, old.get(name), indexes, update=update)
               for name, image in images.items()}
-    if bootstrap.installer is None and any(step.wheels for image in locked.values() for step in image.steps):
+    if bootstrap.installer is None and any(step.python for image in locked.values() for step in image.steps):
         progress("resolving pypa installer")
-        installer = python_resolve.resolve([INSTALLER], python="3.11", distribution="bookworm", constraints=[])
-        bootstrap = bootstrap.model_copy(update={"installer": installer[0]})
+        installer = python_resolve.resolve([INSTALLER], python="3.11", distribution="bookworm", constraints=[],
+                                           only_binary=True)
+        bootstrap = bootstrap.model_copy(update={"installer": installer.wheels[0]})
     return Lock(bootstrap=bootstrap, images=locked)
 
 

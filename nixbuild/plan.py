@@ -27,7 +27,8 @@ from .api.steps import RunCommands, RunFunction, describe_step
 from .chain import LOCAL_KINDS, PYTHON_KINDS, config_update, require_supported
 from .local_tree import LocalTree
 from .python_inputs import venv_of
-from .python_resolve import WheelPin
+from .python_resolve import FilePin
+from .python_sdist import SdistPin
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"
@@ -105,15 +106,27 @@ class RunLayer(_Layer):
 class WheelSource(Model):
     url: str
     sha256: str
-    name: str  # the wheel's file name, which the installer reads its tags from
+    name: str  # the file's name: the installer reads a wheel's tags from it
+
+
+class SdistSource(WheelSource):
+    """An sdist and what building it needs (nix/builders/python_install.py builds it)."""
+
+    project: str
+    version: str
+    backend: str
+    backendPath: list[str] = []
+    build: list[WheelSource]
 
 
 class WheelsLayer(_Layer):
-    """Pinned wheels installed by pypa's installer, run by the image's own Python in a chroot
-    of the layers below (Debian's scheme: /usr/local/lib/python3.X/dist-packages)."""
+    """Pinned wheels (and wheels built from pinned sdists) installed by pypa's installer, run
+    by the image's own Python in a chroot of the layers below (Debian's scheme:
+    /usr/local/lib/python3.X/dist-packages)."""
 
     kind: Literal["wheels"] = "wheels"
     wheels: list[WheelSource]
+    sdists: list[SdistSource] = []
     installer: WheelSource
     env: list[str]
     venv: str | None = None  # install into this virtual environment (made when missing)
@@ -145,8 +158,13 @@ class ImageSpec(Model):
         return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, indent=1)
 
 
-def _wheel(pin: WheelPin) -> WheelSource:
+def _wheel(pin: FilePin) -> WheelSource:
     return WheelSource(url=pin.url, sha256=pin.sha256, name=pin.filename)
+
+
+def _sdist(pin: SdistPin) -> SdistSource:
+    return SdistSource(url=pin.url, sha256=pin.sha256, name=pin.filename, project=pin.name, version=pin.version,
+                       backend=pin.backend, backendPath=pin.backend_path, build=[_wheel(w) for w in pin.build])
 
 
 def _sources(pins: list[DebPin], settings: Settings) -> list[DebSource]:
@@ -212,7 +230,7 @@ def forced_from(image: Image, force_all: bool) -> int | None:
 
 def _step_env(config: ConfigState, step) -> list[str]:
     """A build step's environment: the image's, then the step's own ``env=`` (not kept)."""
-    return [f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **step.env}.items()]
+    return [f"{k}={v}" for k, v in {**RUN_ENV, **config.env, **getattr(step, 'env', {})}.items()]
 
 
 def _run_layer(index: int, step: RunCommands | RunFunction, common: dict, config: ConfigState,
@@ -240,25 +258,26 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
     ``network`` names the run steps found to need the network that the lock has no output
     hash for yet; ``nonce`` marks the layers that force_build rebuilds."""
     require_supported(name, image)
-    pins = {s.index: s.packages for s in locked.steps if not s.wheels}
-    wheels = {s.index: s.wheels for s in locked.steps if s.wheels}
+    steps = {s.index: s for s in locked.steps}
     layers: list[LayerSpec] = []
     config = ConfigState()
     forced = forced_from(image, force_all)
     for index, step in enumerate(image.steps):
         common = dict(name=f"{index}-{step.kind}", createdBy=describe_step(step),
                       nonce=nonce if forced is not None and index >= forced else None)
-        if index in pins:
+        pinned = steps.get(index)
+        if pinned is not None and pinned.packages:
             layers.append(DebLayer(**common, base=step.kind == "debian_slim",
-                                   debs=_sources(pins[index], settings)))
-        elif isinstance(step, PYTHON_KINDS):
-            venv = venv_of(step)
-            if wheels.get(index):  # a step whose packages earlier steps already installed adds none
-                layers.append(WheelsLayer(**common, wheels=[_wheel(w) for w in wheels[index]],
-                                          installer=_wheel(bootstrap.installer), env=_step_env(config, step),
-                                          venv=venv))
-            if venv:  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
-                config.env["PATH"] = f"{venv}/bin:{config.env.get('PATH', '')}"
+                                   debs=_sources(pinned.packages, settings)))
+        if pinned is not None and pinned.python:  # none: earlier steps installed all it asks for
+            python_common = common if not pinned.packages else {**common, "name": f"{index}-{step.kind}-python"}
+            layers.append(WheelsLayer(**python_common, wheels=[_wheel(w) for w in pinned.wheels],
+                                      sdists=[_sdist(s) for s in pinned.sdists],
+                                      installer=_wheel(bootstrap.installer), env=_step_env(config, step),
+                                      venv=venv_of(step)))
+        if pinned is not None:
+            if venv_of(step):  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
+                config.env["PATH"] = f"{venv_of(step)}/bin:{config.env.get('PATH', '')}"
         elif isinstance(step, LOCAL_KINDS):
             tree = trees[index]
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),

@@ -4,7 +4,9 @@ uv comes from PyPI as a dependency of nixbuild (``uv.find_uv_bin``), never from 
 resolver is the same everywhere. It resolves for the image, not the host: the image's Python
 version and its glibc (``x86_64-manylinux_2_36`` for bookworm), writing a PEP 751
 ``pylock.toml`` whose every file has a URL, a size and a sha256. Of the wheels listed for a
-package, the one the image's Python would pick is kept (``wheel_rank``).
+package, the one the image's Python would pick is kept (``wheel_rank``); a package with no
+such wheel is pinned by its sdist, which the build compiles in the sandbox
+(``python_sdist`` pins what that needs).
 
 Indexes come from configuration: the step's ``index_url``/``extra_index_url``/``find_links``
 when given, else uv's own configuration (``UV_INDEX_URL``, ``uv.toml``, ...).
@@ -28,8 +30,8 @@ GLIBC = {"bookworm": (2, 36), "trixie": (2, 41)}
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
-class WheelPin(BaseModel):
-    """One wheel, exactly (pylock.toml's package + file entries)."""
+class FilePin(BaseModel):
+    """One distribution file, exactly (pylock.toml's package + file entries)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,6 +41,17 @@ class WheelPin(BaseModel):
     filename: str
     size: int
     sha256: str
+
+
+class WheelPin(FilePin):
+    """A wheel, installed as it is."""
+
+
+class Resolved(BaseModel):
+    """What uv pinned: the wheels to install, and the packages only an sdist can provide."""
+
+    wheels: list[WheelPin]
+    sdists: list[FilePin]
 
 
 def _platform_ok(platform: str, glibc: tuple[int, int]) -> bool:
@@ -106,9 +119,10 @@ def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
 
 def resolve(requirements: list[str], *, python: str, distribution: str, constraints: list[str],
             index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
-            pre: bool = False, where: str = "") -> list[WheelPin]:
-    """Pinned wheels of the closure of ``requirements`` (``constraints`` pin what earlier
-    steps installed)."""
+            pre: bool = False, only_binary: bool = False, where: str = "") -> Resolved:
+    """Pinned files of the closure of ``requirements`` (``constraints`` pin what earlier
+    steps installed). With ``only_binary`` (build requirements) every package must have a
+    wheel for the image."""
     glibc = GLIBC[distribution]
     requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
@@ -116,7 +130,9 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
         req_in.write_text("\n".join(requirements) + "\n")
         cmd = [uv_bin(), "pip", "compile", str(req_in), "--python-version", python,
                "--python-platform", f"x86_64-manylinux_{glibc[0]}_{glibc[1]}", "--format", "pylock.toml",
-               "-o", str(Path(tmp) / "pylock.toml"), "--no-header", "--quiet", "--only-binary", ":all:"]
+               "-o", str(Path(tmp) / "pylock.toml"), "--no-header", "--quiet"]
+        if only_binary:
+            cmd += ["--only-binary", ":all:"]
         if constraints:
             (Path(tmp) / "constraints.txt").write_text("\n".join(constraints) + "\n")
             cmd += ["--constraint", str(Path(tmp) / "constraints.txt")]
@@ -132,27 +148,36 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
         if proc.returncode != 0:
             raise _resolve_error(proc.stderr, where)
         locked = tomllib.loads((Path(tmp) / "pylock.toml").read_text())
-    pins = []
+    wheels, sdists = [], []
     for package in locked.get("packages", []):
         ranked = [(wheel_rank(w["url"].rsplit("/", 1)[-1], python, glibc), w) for w in package.get("wheels", [])]
         ranked = [(rank, w) for rank, w in ranked if rank is not None]
+        sdist = None if only_binary else package.get("sdist")
         allowed = hashes.get(normalize(package["name"]))
         if allowed is not None:
             # A requirements file with hashes: only the files it names may be installed.
             ranked = [(rank, w) for rank, w in ranked if w["hashes"]["sha256"].lower() in allowed]
-            if not ranked:
-                raise ResolveError(f"no wheel of {package['name']} {package['version']} for this image has one "
+            if sdist is not None and sdist["hashes"]["sha256"].lower() not in allowed:
+                sdist = None
+            if not ranked and sdist is None:
+                raise ResolveError(f"no file of {package['name']} {package['version']} for this image has one "
                                    "of the hashes the requirements list", where=where,
                                    fix="add the hash of the matching wheel, or pin the version the hashes are for")
-        if not ranked:
+        if ranked:
+            wheels.append(_pin(WheelPin, package, max(ranked, key=lambda item: item[0])[1]))
+        elif sdist is not None:
+            sdists.append(_pin(FilePin, package, sdist))
+        else:
             raise ResolveError(f"{package['name']} {package['version']} has no wheel for Python {python} on "
-                               f"x86_64 glibc {glibc[0]}.{glibc[1]}", where=where,
+                               f"x86_64 glibc {glibc[0]}.{glibc[1]}"
+                               + ("" if only_binary else " and no sdist to build one from"), where=where,
                                fix="pin a version that publishes such a wheel")
-        wheel = max(ranked, key=lambda item: item[0])[1]
-        filename = wheel["url"].rsplit("/", 1)[-1]
-        pins.append(WheelPin(name=package["name"], version=package["version"], url=wheel["url"], filename=filename,
-                             size=wheel["size"], sha256=wheel["hashes"]["sha256"]))
-    return sorted(pins, key=lambda p: p.name)
+    return Resolved(wheels=sorted(wheels, key=lambda p: p.name), sdists=sorted(sdists, key=lambda p: p.name))
+
+
+def _pin(model, package: dict, file: dict):
+    return model(name=package["name"], version=package["version"], url=file["url"],
+                 filename=file["url"].rsplit("/", 1)[-1], size=file["size"], sha256=file["hashes"]["sha256"])
 
 
 def _resolve_error(stderr: str, where: str) -> Exception:

@@ -1,0 +1,142 @@
+"""Install a step's pinned Python packages: run by the image's own Python (any 3.x the image
+has, stdlib only) inside the chroot that run_layer.py makes, as that layer's command.
+
+Each sdist is first built into a wheel, as pip does with build isolation but offline: a fresh
+virtual environment under /tmp holds exactly the pinned build requirements, and the sdist's
+PEP 517 backend is called there with the image's compiler toolchain. A dynamic build
+requirement the lock does not pin, or a failed compile, stops the build with a line naming the
+package (and the missing header or library, for the CLI's hint).
+
+Then every wheel is installed by pypa's installer run with the target interpreter (the
+image's Python, or the step's virtual environment, made when missing), byte-compiled; the
+layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible. /tmp is not part of the layer.
+
+Input: argv[1], JSON: installer (path of the installer wheel), venv (or null), wheels
+[{path, name}], sdists [{path, name, project, version, backend, backendPath, build: [{path, name}]}].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+WORK = "/tmp/nixbuild-python"
+# What the compiler or linker says when a system library is missing: the CLI turns these
+# into a hint naming the Debian package that provides it.
+MISSING = [
+    re.compile(r"fatal error: (\S+): No such file or directory"),
+    re.compile(r"cannot find -l(\S+)"),
+    re.compile(r"Package '?([\w.+-]+)'?,? (?:was not found|not found)"),
+    re.compile(r"([\w.+-]+): (?:command )?not found$"),
+]
+
+# Calls the backend in the build environment (PEP 517), after checking that what it asks
+# for on top of the static build requirements is installed there.
+HOOKS = r"""
+import importlib, importlib.metadata, json, os, re, sys
+backend_ref, backend_path, outdir = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+sys.path[:0] = [os.path.abspath(p) for p in backend_path]
+module, _, attrs = backend_ref.partition(":")
+backend = importlib.import_module(module)
+for attr in filter(None, attrs.split(".")):
+    backend = getattr(backend, attr)
+missing = []
+for requirement in getattr(backend, "get_requires_for_build_wheel", lambda _c: [])({}):
+    name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement).group(0)
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        missing.append(requirement)
+if missing:
+    print("nixbuild: the build backend asks for build requirements the lock does not pin: "
+          + ", ".join(missing), flush=True)
+    sys.exit(3)
+print("nixbuild-built-wheel:" + backend.build_wheel(outdir, {}), flush=True)
+"""
+
+
+def install(python: str, installer: str, wheel: str, *extra: str) -> None:
+    env = {**os.environ, "PYTHONPATH": installer}
+    proc = subprocess.run([python, "-m", "installer", *extra, wheel], env=env)
+    if proc.returncode != 0:
+        sys.exit(f"nixbuild: installing {os.path.basename(wheel)} failed")
+
+
+def linked(files: list[dict], into: str) -> list[str]:
+    """The files under their own names (the installer reads a wheel's tags from its name)."""
+    os.makedirs(into, exist_ok=True)
+    paths = []
+    for item in files:
+        path = os.path.join(into, item["name"])
+        os.symlink(item["path"], path)
+        paths.append(path)
+    return paths
+
+
+def extract(archive: str, into: str) -> str:
+    """Unpack an sdist; its one top-level directory."""
+    if archive.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(into)
+    else:
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(into, filter="data")
+            else:
+                tar.extractall(into)
+    (top,) = os.listdir(into)
+    return os.path.join(into, top)
+
+
+def build(sdist: dict, installer: str) -> str:
+    """Build one sdist into a wheel; the wheel's path."""
+    label = f"{sdist['project']} {sdist['version']}"
+    print(f"nixbuild: building {label} from its sdist {sdist['name']}", flush=True)
+    work = os.path.join(WORK, "build", sdist["project"])
+    source = extract(sdist["path"], os.path.join(work, "src"))
+    env_dir = os.path.join(work, "env")
+    # The build environment holds exactly the pinned build requirements (build isolation).
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", env_dir], check=True)
+    env_python = os.path.join(env_dir, "bin", "python")
+    for wheel in linked(sdist["build"], os.path.join(work, "requirements")):
+        install(env_python, installer, wheel, "--no-compile-bytecode")
+    dist = os.path.join(work, "dist")
+    os.makedirs(dist)
+    proc = subprocess.Popen([env_python, "-c", HOOKS, sdist["backend"], json.dumps(sdist["backendPath"]), dist],
+                            cwd=source, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+    output, built = [], None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        output.append(line)
+        if line.startswith("nixbuild-built-wheel:"):
+            built = line.split(":", 1)[1].strip()
+    sys.stdout.flush()
+    if proc.wait() != 0 or built is None:
+        missing = next((m.group(1) for line in output for pattern in MISSING if (m := pattern.search(line))), None)
+        print(f"nixbuild: building {label} from its sdist failed"
+              + (f"; missing: {missing}" if missing else ""), flush=True)
+        sys.exit(1)
+    return os.path.join(dist, built)
+
+
+def main() -> None:
+    plan = json.loads(sys.argv[1])
+    python = sys.executable
+    if plan.get("venv"):
+        python = os.path.join(plan["venv"], "bin", "python")
+        if not os.path.exists(python):
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", plan["venv"]], check=True)
+    wheels = linked(plan["wheels"], os.path.join(WORK, "wheels"))
+    wheels += [build(sdist, plan["installer"]) for sdist in plan["sdists"]]
+    for wheel in sorted(wheels, key=os.path.basename):
+        install(python, plan["installer"], wheel, "--compile-bytecode", "0")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Pin what building an sdist in the sandbox needs: its PEP 517 backend and build requirements.
+
+At lock time (the network is allowed) the sdist is downloaded once, checked against the hash
+uv pinned, and its ``pyproject.toml`` read for ``[build-system]``; the build requirements are
+resolved with uv for the image, wheels only, and pinned beside the sdist. The build itself
+(nix/builders/python_install.py) then needs nothing from the network: it makes an isolated
+environment of exactly those wheels, as pip's build isolation does, and calls the backend.
+
+An sdist without ``[build-system]`` gets pip's defaults for such projects (PEP 517): the
+``setuptools`` legacy backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import tomllib
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InvalidError, MirrorError, NixbuildError
+from .python_resolve import FilePin, WheelPin, resolve
+
+LEGACY_REQUIRES = ["setuptools>=40.8.0"]
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+
+
+class SdistPin(FilePin):
+    """An sdist, built into a wheel in the sandbox."""
+
+    backend: str = Field(description="the PEP 517 build-backend object reference")
+    backend_path: list[str] = Field([], description="in-tree backend directories (PEP 517 backend-path)")
+    build: list[WheelPin] = Field(description="the build environment: build requirements, pinned")
+
+
+class BuildSystem(BaseModel):
+    """An sdist's ``[build-system]`` table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requires: list[str]
+    backend: str
+    backend_path: list[str] = []
+
+
+def fetch(pin: FilePin, cache_dir: Path) -> Path:
+    """The sdist's bytes, downloaded once and kept by hash."""
+    path = cache_dir / "sdists" / pin.sha256 / pin.filename
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(pin.url, timeout=120) as response, open(partial, "wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+    except (urllib.error.URLError, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise MirrorError(f"cannot download the sdist of {pin.name} {pin.version} ({pin.filename}): {exc}",
+                          fix="check the network and the package index configuration") from exc
+    if digest.hexdigest() != pin.sha256:
+        partial.unlink()
+        raise MirrorError(f"the sdist of {pin.name} {pin.version} ({pin.filename}) does not match the sha256 "
+                          f"the index lists ({pin.sha256}, got {digest.hexdigest()})",
+                          fix="try again; if it persists the index serves a different file than it lists")
+    partial.rename(path)
+    return path
+
+
+def _pyproject_text(archive: Path) -> str | None:
+    """The top-level pyproject.toml of an sdist (``<name>-<version>/pyproject.toml``)."""
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith("/pyproject.toml")]
+            return zf.read(names[0]).decode() if names else None
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            parts = member.name.strip("./").split("/")
+            if len(parts) == 2 and parts[1] == "pyproject.toml" and member.isfile():
+                return tar.extractfile(member).read().decode()
+    return None
+
+
+def build_system(archive: Path, pin: FilePin) -> BuildSystem:
+    try:
+        text = _pyproject_text(archive)
+        table = tomllib.loads(text).get("build-system") if text is not None else None
+    except (tarfile.TarError, zipfile.BadZipFile, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidError(f"cannot read the build system of {pin.filename}: {exc}",
+                           fix=f"pin a version of {pin.name} that publishes a wheel") from exc
+    if not table:
+        return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
+    return BuildSystem(requires=list(table.get("requires", LEGACY_REQUIRES)),
+                       backend=table.get("build-backend", LEGACY_BACKEND),
+                       backend_path=list(table.get("backend-path", [])))
+
+
+def pin_sdist(pin: FilePin, *, cache_dir: Path, python: str, distribution: str, where: str,
+              **index_options) -> SdistPin:
+    """``pin`` with its backend and its build requirements resolved for the image."""
+    system = build_system(fetch(pin, cache_dir), pin)
+    try:
+        build = resolve(system.requires, python=python, distribution=distribution, constraints=[],
+                        only_binary=True, where=where, **index_options).wheels if system.requires else []
+    except NixbuildError as exc:
+        exc.message = f"cannot pin the build requirements of {pin.name} {pin.version} (an sdist): {exc.message}"
+        raise
+    return SdistPin(**pin.model_dump(), backend=system.backend, backend_path=system.backend_path, build=build)
