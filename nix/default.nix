@@ -23,7 +23,8 @@
 #     "wheels": wheels = [ { url; sha256; name; } ]; installer (the same, pypa installer); env;
 #              sdists = [ { url; sha256; name; project; version; backend; backendPath;
 #                           build = [ wheels of the build environment ]; } ], built first;
-#              venv (optional): install into this virtual environment, made when missing
+#              venv (optional): install into this virtual environment, made when missing;
+#              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps)
 #     every kind:  nonce (optional): set by force_build, so the layer is built again
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
@@ -44,6 +45,11 @@ let
         } // (if layer.nonce or null == null then { } else { inherit (layer) nonce; }));
         passAsFile = [ "layerSpec" ];
       } // attrs);
+
+      # gpu=: only builders advertising these features (cuda, gpu-<type>) may build the layer.
+      features = layer: if layer.systemFeatures or [ ] == [ ] then { } else {
+        requiredSystemFeatures = layer.systemFeatures;
+      };
 
       # Any valid sha256: a network step's first build fails on it and Nix reports the real one.
       fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -66,10 +72,7 @@ let
           workdir = layer.workdir or "/";
           network = layer.network or false;
           secretVar = layer.secretVar or null;
-        } ((if layer.systemFeatures or [ ] == [ ] then { } else {
-          # gpu=: only builders advertising these features (cuda, gpu-<type>) may build it.
-          requiredSystemFeatures = layer.systemFeatures;
-        }) // (if layer.network or false then {
+        } (features layer // (if layer.network or false then {
           outputHashMode = "recursive";
           outputHashAlgo = "sha256";
           outputHash = if layer.outputHash or null == null then fakeHash else layer.outputHash;
@@ -83,6 +86,7 @@ let
             plan = builtins.toJSON {
               installer = fetch.fetchFile layer.installer;
               venv = layer.venv or null;
+              uvLink = layer.uvLink or false;
               wheels = map file layer.wheels;
               sdists = map (s: file s // {
                 inherit (s) project version backend;
@@ -102,7 +106,7 @@ let
             network = false;
             secretVar = null;
             storeMount = true;
-          } { }
+          } (features layer)
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 
       chain = builtins.foldl'

@@ -10,6 +10,7 @@ from .api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInst
                          Entrypoint, Env, PipInstall, PipInstallFromPyproject, PipInstallFromRequirements,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
 from .errors import InvalidError
+from .pip_options import resolver_options
 
 if TYPE_CHECKING:
     from .api.image import Image
@@ -48,8 +49,11 @@ def require_supported(image_name: str, image: "Image") -> None:
         if isinstance(step, LOCAL_KINDS) and not step.copy and mounted is None:
             mounted = index
         if isinstance(step, PYTHON_KINDS):
-            unsupported = [name for name, value in (("secrets", step.secrets), ("gpu", step.gpu),
-                                                    ("extra_options", step.extra_options)) if value]
+            unsupported = [name for name, value in (("secrets", step.secrets),) if value]
+            try:
+                resolver_options(getattr(step, "extra_options", ""))
+            except InvalidError as exc:
+                raise exc.at(where)
             if isinstance(step, UvSync) and not step.frozen:
                 unsupported.append("frozen=False")
             if unsupported:

@@ -24,6 +24,7 @@ from .settings import Settings
 from .chain import base_step, python_series_of, resolving_requests, step_where
 from .python_inputs import requirement_lines, step_identity, venv_of
 from .python_resolve import FilePin, WheelPin
+from .pip_options import resolver_options
 from .python_sdist import SdistPin, pin_sdist
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
@@ -87,7 +88,8 @@ def _python_pins(lines: list[str], where: str, python: str, distribution: str, b
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
     resolved = python_resolve.resolve(lines, python=python, distribution=distribution,
                                       constraints=[f"{p.name}=={p.version}" for p in below],
-                                      pre=getattr(step, "pre", False), where=where, **index_options)
+                                      pre=getattr(step, "pre", False), where=where,
+                                      extra=resolver_options(getattr(step, "extra_options", "")), **index_options)
     sdists = [pin_sdist(pin, cache_dir=cache_dir, python=python, distribution=distribution, where=where,
                         **index_options)
               for pin in resolved.sdists if pin.name not in pinned]

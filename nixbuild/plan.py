@@ -23,7 +23,7 @@ from .api.image import Image
 from .debian_slim import BASE_ENV
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
 from .settings import Settings
-from .api.steps import RunCommands, RunFunction, describe_step
+from .api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
 from .chain import LOCAL_KINDS, PYTHON_KINDS, config_update, require_supported
 from .local_tree import LocalTree
 from .python_inputs import venv_of
@@ -130,6 +130,10 @@ class WheelsLayer(_Layer):
     installer: WheelSource
     env: list[str]
     venv: str | None = None  # install into this virtual environment (made when missing)
+    uvLink: bool = False  # Modal's uv steps leave their uv at /.uv/uv: link the image's there
+    # gpu=: Nix system features a builder must advertise to build the layer (sdists that
+    # look for CUDA while they compile).
+    systemFeatures: list[str] = []
 
 
 LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
@@ -274,7 +278,8 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             layers.append(WheelsLayer(**python_common, wheels=[_wheel(w) for w in pinned.wheels],
                                       sdists=[_sdist(s) for s in pinned.sdists],
                                       installer=_wheel(bootstrap.installer), env=_step_env(config, step),
-                                      venv=venv_of(step)))
+                                      venv=venv_of(step), uvLink=isinstance(step, (UvPipInstall, UvSync)),
+                                      systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
         if pinned is not None:
             if venv_of(step):  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
                 config.env["PATH"] = f"{venv_of(step)}/bin:{config.env.get('PATH', '')}"

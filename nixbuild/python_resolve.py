@@ -119,10 +119,10 @@ def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
 
 def resolve(requirements: list[str], *, python: str, distribution: str, constraints: list[str],
             index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
-            pre: bool = False, only_binary: bool = False, where: str = "") -> Resolved:
+            pre: bool = False, only_binary: bool = False, extra: list[str] = (), where: str = "") -> Resolved:
     """Pinned files of the closure of ``requirements`` (``constraints`` pin what earlier
     steps installed). With ``only_binary`` (build requirements) every package must have a
-    wheel for the image."""
+    wheel for the image. ``extra``: more ``uv pip compile`` arguments (a step's extra_options)."""
     glibc = GLIBC[distribution]
     requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
@@ -144,6 +144,7 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
             cmd += ["--find-links", find_links]
         if pre:
             cmd += ["--prerelease", "allow"]
+        cmd += extra
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
         if proc.returncode != 0:
             raise _resolve_error(proc.stderr, where)

@@ -11,7 +11,7 @@ Then every wheel is installed by pypa's installer run with the target interprete
 image's Python, or the step's virtual environment, made when missing), byte-compiled; the
 layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible. /tmp is not part of the layer.
 
-Input: argv[1], JSON: installer (path of the installer wheel), venv (or null), wheels
+Input: argv[1], JSON: installer (path of the installer wheel), venv (or null), uvLink, wheels
 [{path, name}], sdists [{path, name, project, version, backend, backendPath, build: [{path, name}]}].
 """
 
@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
 
 WORK = "/tmp/nixbuild-python"
+UV_LINK = "/.uv/uv"  # where Modal's uv_pip_install and uv_sync leave uv
 # What the compiler or linker says when a system library is missing: the CLI turns these
 # into a hint naming the Debian package that provides it.
 MISSING = [
@@ -136,6 +138,9 @@ def main() -> None:
     wheels += [build(sdist, plan["installer"]) for sdist in plan["sdists"]]
     for wheel in sorted(wheels, key=os.path.basename):
         install(python, plan["installer"], wheel, "--compile-bytecode", "0")
+    if plan.get("uvLink") and not os.path.lexists(UV_LINK) and (uv := shutil.which("uv")):
+        os.makedirs(os.path.dirname(UV_LINK), exist_ok=True)
+        os.symlink(uv, UV_LINK)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from dataclasses import dataclass
 
 from layertar import Entry, directory, from_file, run_builder, symlink, write_layer_dir
@@ -76,49 +77,83 @@ def _forget(index: dict[str, Was], path: str) -> None:
         del index[key]
 
 
+def _decompressed(layer_tar: str):
+    """The layer's tar stream, gunzipped by a thread (zlib releases the GIL), so that
+    decompression overlaps the file writes of the unpacker."""
+    read_fd, write_fd = os.pipe()
+
+    def pump() -> None:
+        with gzip.open(layer_tar, "rb") as gz, os.fdopen(write_fd, "wb") as sink:
+            try:
+                while chunk := gz.read(1 << 20):
+                    sink.write(chunk)
+            except BrokenPipeError:
+                pass  # the reader stopped early (it failed): its error is the one to see
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return os.fdopen(read_fd, "rb", buffering=1 << 20), thread
+
+
 def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
     """Apply one gzip layer onto ``root``, updating ``index`` (path -> tar header)."""
-    with gzip.open(layer_tar, "rb") as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
-        for info in tar:
-            name = posixpath.normpath(info.name.lstrip("/"))
-            if name.startswith("..") or name == ".":
-                continue
-            path = os.path.join(root, name)
-            base = posixpath.basename(name)
-            parent = posixpath.dirname(name)
-            if base == OPAQUE:
-                for child in os.listdir(os.path.join(root, parent)):
-                    _remove(os.path.join(root, parent, child))
-                    _forget(index, posixpath.join(parent, child))
-                continue
-            if base.startswith(WHITEOUT):
-                gone = posixpath.join(parent, base[len(WHITEOUT):])
-                _remove(os.path.join(root, gone))
-                _forget(index, gone)
-                continue
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if info.isdir():
-                if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
-                    _remove(path)
-                os.makedirs(path, exist_ok=True)
-                os.chmod(path, (info.mode & SETTABLE) | 0o700)  # we must be able to write into it
-            else:
-                if os.path.lexists(path):
-                    _remove(path)
-                    _forget(index, name)
-                if info.issym():
-                    os.symlink(info.linkname, path)
-                elif info.islnk():
-                    os.link(os.path.join(root, posixpath.normpath(info.linkname.lstrip("/"))), path)
-                elif info.isreg():
-                    with open(path, "wb") as f:
-                        shutil.copyfileobj(tar.extractfile(info), f)
-                    os.chmod(path, (info.mode & SETTABLE) | 0o600)
+    stream, thread = _decompressed(layer_tar)
+    umask = os.umask(0)  # os.open below creates files with the layer's permission bits
+    try:
+        made_dirs: set[str] = set()  # parents known to exist: no mkdir call per entry
+        with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for info in tar:
+                name = posixpath.normpath(info.name.lstrip("/"))
+                if name.startswith("..") or name == ".":
+                    continue
+                path = os.path.join(root, name)
+                base = posixpath.basename(name)
+                parent = posixpath.dirname(name)
+                if base == OPAQUE:
+                    for child in os.listdir(os.path.join(root, parent)):
+                        _remove(os.path.join(root, parent, child))
+                        _forget(index, posixpath.join(parent, child))
+                    made_dirs.clear()
+                    continue
+                if base.startswith(WHITEOUT):
+                    gone = posixpath.join(parent, base[len(WHITEOUT):])
+                    _remove(os.path.join(root, gone))
+                    _forget(index, gone)
+                    made_dirs.clear()
+                    continue
+                if parent not in made_dirs:
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    made_dirs.add(parent)
+                exists = name in index or os.path.lexists(path)
+                if info.isdir():
+                    if exists and not (os.path.isdir(path) and not os.path.islink(path)):
+                        _remove(path)
+                    os.makedirs(path, exist_ok=True)
+                    os.chmod(path, (info.mode & SETTABLE) | 0o700)  # we must be able to write into it
+                    made_dirs.add(name)
                 else:
-                    continue  # device nodes cannot be made here; /dev is bound in
-            if not info.islnk():
-                os.utime(path, (epoch, epoch), follow_symlinks=False)
-            index[name] = info
+                    if exists:
+                        _remove(path)
+                        _forget(index, name)
+                        made_dirs.clear()
+                    if info.issym():
+                        os.symlink(info.linkname, path)
+                    elif info.islnk():
+                        os.link(os.path.join(root, posixpath.normpath(info.linkname.lstrip("/"))), path)
+                    elif info.isreg():
+                        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, (info.mode & SETTABLE) | 0o600)
+                        with open(fd, "wb", closefd=True) as f:
+                            shutil.copyfileobj(tar.extractfile(info), f, 1 << 20)
+                        if info.mode & 0o1000:  # a sticky bit is only set by chmod
+                            os.chmod(path, (info.mode & SETTABLE) | 0o600)
+                    else:
+                        continue  # device nodes cannot be made here; /dev is bound in
+                if not info.islnk():
+                    os.utime(path, (epoch, epoch), follow_symlinks=False)
+                index[name] = info
+    finally:
+        os.umask(umask)
+    thread.join()
 
 
 def run(root: str, spec: dict) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import subprocess
 import sys
 import uuid
@@ -51,10 +52,39 @@ def test_packages_import_and_pip_agrees_with_the_lock(python_app, cli):
     wheels = locked_wheels(app)
     assert "requests" in wheels[1] and "requests" not in wheels[2]  # not installed twice
     assert wheels[2] == {"six": wheels[2]["six"]}
+    assert {"pip", "uv", "wheel"} <= set(wheels[0])  # debian_slim's own, as Modal's base has them
     listed = json.loads(cli("run", app, "--", "python", "-m", "pip", "list", "--format=json",
                             "--path", "/usr/local/lib/python3.11/dist-packages").stdout)
-    assert {p["name"].lower(): p["version"] for p in listed} == {**wheels[1], **wheels[2]}
+    assert {p["name"].lower(): p["version"] for p in listed} == {**wheels[0], **wheels[1], **wheels[2]}
     assert "No broken requirements" in cli("run", app, "--", "python", "-m", "pip", "check").stdout
+
+
+# Makes a one-module wheel in /tmp inside the image, with no network.
+MAKE_WHEEL = """
+import base64, hashlib, sys, zipfile
+name = sys.argv[1]
+files = {f"{name}.py": b"VALUE = 42\\n",
+         f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: 1.0\\n".encode(),
+         f"{name}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+record = "".join(f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}\\n"
+                 for p, d in files.items()) + f"{name}-1.0.dist-info/RECORD,,\\n"
+with zipfile.ZipFile(f"/tmp/{name}-1.0-py3-none-any.whl", "w") as zf:
+    for p, d in {**files, f"{name}-1.0.dist-info/RECORD": record.encode()}.items():
+        zf.writestr(p, d)
+"""
+
+
+def test_pip_and_uv_work_in_the_image_at_runtime(python_app, cli):
+    script = (f"python -c {shlex.quote(MAKE_WHEEL)} viapip && python -c {shlex.quote(MAKE_WHEEL)} viauv && "
+              "pip install --no-index --no-deps /tmp/viapip-1.0-py3-none-any.whl && "
+              "uv pip install --system --offline --no-deps /tmp/viauv-1.0-py3-none-any.whl && "
+              "python -c 'import viapip, viauv; print(viapip.VALUE + viauv.VALUE)' && uv --version && /.uv/uv --version")
+    proc = cli("run", python_app["app"], "--writable", "--", "sh", "-c", script, ok=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # no EXTERNALLY-MANAGED refusal from either
+    out = proc.stdout.splitlines()
+    assert "84" in out
+    version = locked_wheels(python_app["app"])[0]["uv"]
+    assert out[-2].startswith(f"uv {version}") and out[-1] == out[-2]  # uv_pip_install left /.uv/uv
 
 
 def test_an_unchanged_app_builds_with_no_network(python_app, cli):
@@ -79,7 +109,7 @@ def test_changing_one_requirement_re_resolves_and_rebuilds_only_that_step(python
                           str(specs / "image.json"), "--dry-run", "--option", "substituters", ""],
                          capture_output=True, text=True, check=True).stderr
     pending = re.findall(r"^\s+/nix/store/[a-z0-9]{32}-(.*)\.drv$", dry, re.M)
-    assert [p for p in pending if p.startswith(("layer-", "image-"))] == ["layer-2-2-pip_install", "image-image"]
+    assert [p for p in pending if p.startswith(("layer-", "image-"))] == ["layer-3-2-pip_install", "image-image"]
 
 
 def test_an_unknown_package_is_a_clear_error_and_leaves_the_lock(python_app, cli):
@@ -143,3 +173,16 @@ def test_an_unreachable_index_is_a_mirror_error(cli, tmp_path):
     assert proc.returncode == 4, proc.stderr
     assert "unreachable" in proc.stderr and "step 1 pip_install" in proc.stderr
     assert not (tmp_path / "nixbuild.lock").exists()
+
+
+def test_extra_options_that_change_the_resolution_are_honoured(cli, tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text("import nixbuild\nimage = nixbuild.Image.debian_slim(python_version='3.11')"
+                   ".pip_install('requests', extra_options='--no-deps --no-cache-dir')\n")
+    cli("lock", app)
+    assert set(locked_wheels(app)[1]) == {"requests"}  # urllib3, idna, ... not pulled in
+    app.write_text("import nixbuild\nimage = nixbuild.Image.debian_slim(python_version='3.11')"
+                   ".pip_install('requests', extra_options='--target /opt/site')\n")
+    proc = cli("lock", app, ok=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "'--target' cannot be honoured" in proc.stderr and "step 1 pip_install" in proc.stderr

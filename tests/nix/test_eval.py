@@ -71,3 +71,35 @@ def test_config_reaches_the_image_derivation(tmp_path):
     assert image_spec["config"] == {"Env": ["A=1"]}
     assert image_spec["created"] == "1970-01-01T00:00:01Z"
     assert len(image_spec["layers"]) == 2
+
+
+def _wheels_layer(**extra) -> dict:
+    wheel = lambda name: {"url": f"http://127.0.0.1:1/{name}", "sha256": SHA, "name": name}  # noqa: E731
+    return {"kind": "wheels", "name": "1-pip_install", "createdBy": "pip", "env": ["A=1"],
+            "installer": wheel("installer-1.1.0-py3-none-any.whl"), "wheels": [wheel("six-1.17.0-py2.py3-none-any.whl")],
+            "sdists": [{**wheel("docopt-0.6.2.tar.gz"), "project": "docopt", "version": "0.6.2",
+                        "backend": "setuptools.build_meta:__legacy__", "build": [wheel("setuptools-80-py3-none-any.whl")]}],
+            **extra}
+
+
+def test_a_wheels_layer_hands_every_pinned_file_to_the_installer(tmp_path):
+    value = spec(layers=1)
+    value["layers"].append(_wheels_layer())
+    layer_spec = evaluate("builtins.fromJSON (builtins.unsafeDiscardStringContext "
+                          "(builtins.elemAt (lib.buildImage spec).layers 1).layerSpec)", value, tmp_path)
+    (command,) = layer_spec["commands"]
+    assert command.startswith("python3 /nix/store/") and "-python_install.py '" in command
+    plan = json.loads(command.split(" ", 2)[2].strip("'"))
+    assert [w["name"] for w in plan["wheels"]] == ["six-1.17.0-py2.py3-none-any.whl"]
+    (sdist,) = plan["sdists"]
+    assert sdist["path"].endswith("-docopt-0.6.2.tar.gz") and sdist["backendPath"] == []
+    assert [b["name"] for b in sdist["build"]] == ["setuptools-80-py3-none-any.whl"]
+    assert layer_spec["storeMount"] is True and layer_spec["network"] is False
+
+
+def test_a_gpu_wheels_layer_requires_the_builder_features(tmp_path):
+    value = spec(layers=1)
+    value["layers"].append(_wheels_layer(systemFeatures=["cuda", "gpu-a100"]))
+    features = evaluate("(builtins.elemAt (lib.buildImage spec).layers 1).requiredSystemFeatures or null",
+                        value, tmp_path)
+    assert features == ["cuda", "gpu-a100"]
