@@ -7,32 +7,36 @@
 let
   fetch = import ./fetch.nix;
   busybox = fetch.seeded bootstrap.busybox;
-  # Only the builder scripts themselves, so editing anything else in nix/ (or a stray
-  # __pycache__) does not change every derivation.
-  builders = builtins.path {
-    name = "nixbuild-builders";
+  # Each builder script with the modules it imports, and nothing else: a derivation depends on
+  # exactly the code it runs, so editing one builder rebuilds only the layers it makes.
+  imports = {
+    "deb_layer.py" = [ "debfile.py" "layertar.py" "maintainer.py" ];
+    "file_layer.py" = [ "layertar.py" ];
+    "run_layer.py" = [ "layertar.py" ];
+    "oci_image.py" = [ ];
+  };
+  builder = script: builtins.path {
+    name = "nixbuild-" + builtins.replaceStrings [ ".py" ] [ "" ] script;
     path = ./builders;
-    filter = path: type:
-      let base = baseNameOf path; in
-      type == "regular" && (builtins.match ".*\\.(py|sh)" base != null);
+    filter = path: _type: builtins.elem (baseNameOf path) ([ script ] ++ imports.${script});
   };
   tools = derivation {
     name = "nixbuild-tools";
     inherit system;
     builder = "${busybox}/bin/busybox";
-    args = [ "sh" "-e" "${builders}/unpack_tools.sh" ];
+    args = [ "sh" "-e" ./builders/unpack_tools.sh ];
     inherit busybox;
     debs = map fetch.fetchFile bootstrap.debs;
   };
   libdir = "${tools}/usr/lib/x86_64-linux-gnu";
 in
 {
-  inherit busybox tools builders;
+  inherit busybox tools;
   # A derivation whose builder is `script` (a file of nix/builders) run by the tool Python.
   # -E -s: ignore PYTHON* variables and user site; -B: the store is read-only anyway.
   pythonDerivation = script: attrs: derivation ({
     inherit system;
     builder = "${libdir}/ld-linux-x86-64.so.2";
-    args = [ "--library-path" libdir "${tools}/usr/bin/python3.11" "-E" "-s" "-B" "${builders}/${script}" ];
+    args = [ "--library-path" libdir "${tools}/usr/bin/python3.11" "-E" "-s" "-B" "${builder script}/${script}" ];
   } // attrs);
 }

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .api.gpu import GpuSpec
 from .api.image import Image
-from .debian_slim import BASE_ENV
+from .debian_slim import BASE_ENV, BASE_PYTHON_TOOLS
 from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
 from .settings import Settings
 from .api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
@@ -274,7 +274,9 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             layers.append(DebLayer(**common, base=step.kind == "debian_slim",
                                    debs=_sources(pinned.packages, settings)))
         if pinned is not None and pinned.python:  # none: earlier steps installed all it asks for
-            python_common = common if not pinned.packages else {**common, "name": f"{index}-{step.kind}-python"}
+            python_common = common if not pinned.packages else {  # debian_slim's pip, wheel and uv
+                **common, "name": f"{index}-{step.kind}-python",
+                "createdBy": f"{common['createdBy']}: pip install --upgrade {' '.join(BASE_PYTHON_TOOLS)}"}
             layers.append(WheelsLayer(**python_common, wheels=[_wheel(w) for w in pinned.wheels],
                                       sdists=[_sdist(s) for s in pinned.sdists],
                                       installer=_wheel(bootstrap.installer), env=_step_env(config, step),

@@ -4,7 +4,8 @@
     nixbuild run examples/python_packages/app.py -- python -c "import six, attrs, idna"
 
 Every wheel is pinned in nixbuild.lock (URL, size, sha256) and installed by pypa's installer
-with the image's own Python. uv_sync installs the uv project's locked dependencies into
+with the image's own Python; docopt, published only as an sdist, is built into a wheel in the
+Nix sandbox first. uv_sync installs the uv project's locked dependencies into
 /.uv/.venv, first on PATH, as Modal does; its uv.lock is made with `uv lock` in uvproj/
 (lock files with index URLs are not kept in this repository).
 """

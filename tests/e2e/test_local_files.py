@@ -72,8 +72,9 @@ def test_whiteouts_apply_when_umoci_unpacks(example, tmp_path):
 
 def test_layers_per_step_and_a_second_build_is_identical(example, cli):
     layers = layer_digests(example["built"]["store_path"])
-    # debian_slim, run_commands, add_local_dir, run_commands, add_local_python_source
-    assert len(layers) == 5
+    # debian_slim (2: Debian packages, pip/wheel/uv), run_commands, add_local_dir, run_commands,
+    # add_local_python_source
+    assert len(layers) == 6
     again = cli.json("build", example["app"])[0]
     assert again["manifest_digest"] == example["built"]["manifest_digest"]
 
@@ -90,10 +91,10 @@ def test_editing_one_source_file_rebuilds_only_its_layer(example, cli, tmp_path)
     word = f"hi-{uuid.uuid4().hex[:8]}"  # never built before, whatever the store holds
     util.write_text(util.read_text().replace("hello", word))
     pending = to_build(cli, app, tmp_path / "b")
-    assert len(pending) == 2 and pending[0].startswith("layer-4-") and pending[1].startswith("image-"), pending
+    assert len(pending) == 2 and pending[0].startswith("layer-5-") and pending[1].startswith("image-"), pending
     rebuilt = cli.json("build", app)[0]
     after = layer_digests(rebuilt["store_path"])
-    assert after[:4] == before[:4] and after[4] != before[4]
+    assert after[:5] == before[:5] and after[5] != before[5]
     out = cli("run", app, "--", *GREET).stdout
     assert out.strip() == f"{word}, world"
 

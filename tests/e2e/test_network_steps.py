@@ -83,7 +83,7 @@ def test_changed_download_fails_with_a_named_error_and_keeps_lock_and_image(fetc
     old_digest = fetching_app["built"]["manifest_digest"]
     layers = subprocess.run(["nix-store", "-q", "--references", str(old_target)], capture_output=True,
                             text=True, check=True).stdout.split()
-    fetched = [p for p in layers if "-layer-2-2-run_commands" in p]
+    fetched = [p for p in layers if "-layer-3-2-run_commands" in p]
     assert fetched, layers
     link.unlink()
     subprocess.run(["nix-store", "--delete", str(old_target), *fetched], check=True, capture_output=True)

@@ -130,10 +130,11 @@ def test_requirements_pyproject_and_uv_project_build_and_import(cli, tmp_path):
     assert locked.returncode == 0, f"uv lock needs the package index uv is configured with:\n{locked.stderr}"
     cli("build", app)
     out = cli("run", app, "--", "sh", "-c",
-              "/usr/bin/python3 -c 'import six, idna, attrs, click; print(six.__version__, idna.__version__)'; "
+              "/usr/bin/python3 -c 'import six, idna, attrs, click, docopt; "
+              "print(six.__version__, idna.__version__, docopt.__version__)'; "
               "/usr/bin/python3 -c 'import tomli' 2>/dev/null && echo tomli-installed; "
               "command -v python; python -c 'import packaging; print(packaging.__file__)'").stdout.splitlines()
-    assert out[0] == "1.17.0 3.20"
+    assert out[0] == "1.17.0 3.20 0.6.2"  # docopt: built from its sdist
     assert out[1] == "/.uv/.venv/bin/python"  # uv_sync's environment is first on PATH
     assert out[2].startswith("/.uv/.venv/lib/python3.11/site-packages/packaging/")
 

@@ -34,10 +34,13 @@ def test_one_layer_per_package_step_and_config_from_the_chain(quickstart):
     layout = OciLayout(layout_of(quickstart))
     manifest = layout.manifest()
     config = layout.config(manifest)
-    assert len(manifest.layers) == 2  # debian_slim, apt_install; env/workdir are config only
+    # debian_slim (Debian packages, then pip/wheel/uv), apt_install; env/workdir are config only
+    assert len(manifest.layers) == 3
     assert config.config.working_dir == "/app"
     assert config.created == "1970-01-01T00:00:01Z"
-    assert [h.created_by for h in config.history][1].startswith("apt_install(")
+    history = [h.created_by for h in config.history]
+    assert history[0].startswith("debian_slim(") and history[1].endswith("pip install --upgrade pip wheel uv")
+    assert history[2].startswith("apt_install(")
 
 
 def test_python_with_ssl_and_sqlite_runs(quickstart, cli):
@@ -104,14 +107,14 @@ def test_docker_archive_output(quickstart, cli, tmp_path):
     archive = Path(out[0]["docker_archive"])
     inspected = json.loads(subprocess.run(["skopeo", "inspect", f"docker-archive:{archive}"], capture_output=True,
                                           text=True, check=True).stdout)
-    assert len(inspected["Layers"]) == 2
+    assert len(inspected["Layers"]) == 3
     assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_inspect_lists_layers_and_packages(quickstart, cli):
     (entry,) = cli.json("inspect", quickstart["app"])
     assert entry["summary"]["manifest_digest"] == quickstart["built"]["manifest_digest"]
-    assert len(entry["summary"]["layers"]) == 2
+    assert len(entry["summary"]["layers"]) == 3
     assert any(p["name"] == "jq" and p["step"] == 1 for p in entry["packages"])
 
 
