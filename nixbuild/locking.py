@@ -80,10 +80,30 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
     return out
 
 
-def _python_pins(lines: list[str], where: str, python: str, distribution: str, below: list[FilePin],
-                 cache_dir: Path, step=None) -> tuple[list[WheelPin], list[SdistPin]]:
-    """Resolve requirement lines with uv, on top of what earlier steps installed (kept at
-    their versions and not installed again); sdists get their build requirements pinned."""
+def _debian_packages(step, index: PackageIndex, installed: list, where: str) -> list:
+    """The Debian packages a step adds to ``installed`` (none for a Python step)."""
+    requests = resolving_requests(step)
+    if requests is None:
+        return []
+    try:
+        if step.kind == "debian_slim":
+            base = resolve(index, minbase(index), installed=(), recommends=False)
+            return base + resolve(index, debian_slim.BASE_PACKAGES, installed=base, recommends=False)
+        return resolve(index, requests, installed=installed, recommends=True)
+    except NixbuildError as exc:
+        raise exc.at(where)
+
+
+def _python_pins(step, where: str, python: str, distribution: str, below: list[FilePin],
+                 cache_dir: Path) -> tuple[list[WheelPin], list[SdistPin]]:
+    """What a step installs from the Python package index (a pip/uv step's requirements,
+    debian_slim's pip, wheel and uv), resolved with uv on top of what earlier steps
+    installed: kept at their versions and not installed again. Each sdist gets its build
+    requirements pinned."""
+    if step.kind == "debian_slim":
+        lines = debian_slim.BASE_PYTHON_TOOLS
+    elif (lines := requirement_lines(step, Path.cwd())) is None:
+        return [], []
     pinned = {pin.name for pin in below}
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
     resolved = python_resolve.resolve(lines, python=python, distribution=distribution,
@@ -117,23 +137,10 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
             packages = [_locked_package(index, pin, where) for pin in locked.packages]
         else:
             indexes.progress(f"resolving {where}")
-            packages, wheels, sdists = [], [], []
-            if resolving_requests(step) is None:
-                # A uv project goes into its own virtual environment: nothing below constrains it.
-                wheels, sdists = _python_pins(requirement_lines(step, Path.cwd()), where, python, distribution,
-                                              [] if venv_of(step) else below, cache_dir, step)
-            else:
-                try:
-                    if step.kind == "debian_slim":
-                        packages = resolve(index, minbase(index), installed=(), recommends=False)
-                        packages += resolve(index, debian_slim.BASE_PACKAGES, installed=packages, recommends=False)
-                    else:
-                        packages = resolve(index, resolving_requests(step), installed=installed, recommends=True)
-                except NixbuildError as exc:
-                    raise exc.at(where)
-                if step.kind == "debian_slim":
-                    wheels, sdists = _python_pins(debian_slim.BASE_PYTHON_TOOLS, where, python, distribution, [],
-                                                  cache_dir)
+            packages = _debian_packages(step, index, installed, where)
+            # A uv project goes into its own virtual environment: nothing below constrains it.
+            wheels, sdists = _python_pins(step, where, python, distribution, [] if venv_of(step) else below,
+                                          cache_dir)
             locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
                               packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
                               wheels=wheels, sdists=sdists)
