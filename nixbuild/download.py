@@ -7,15 +7,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from .debian.fetch import fetch
+from .debian.fetch import DEBIAN_FIX, fetch
 from .errors import MirrorError
 
 
-def fetch_verified(url: str, sha256: str, dest: Path) -> Path:
-    """Download ``url`` to ``dest`` unless it is already there with the right hash."""
+def fetch_verified(url: str, sha256: str, dest: Path, *, fix: str = DEBIAN_FIX) -> Path:
+    """Download ``url`` to ``dest`` unless it is already there with the right hash. ``fix``
+    says how to reach the mirror when it cannot be reached."""
     if dest.exists() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
         return dest
-    data = fetch(url)
+    data = fetch(url, fix=fix)
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:
         raise MirrorError(f"{url} does not match the lock (sha256 {got}, locked {sha256})",

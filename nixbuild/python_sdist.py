@@ -12,16 +12,14 @@ An sdist without ``[build-system]`` gets pip's defaults for such projects (PEP 5
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
 import tomllib
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .download import fetch_verified
 from .errors import InvalidError, MirrorError, NixbuildError
 from .python_resolve import FilePin, WheelPin, resolve
 
@@ -49,28 +47,12 @@ class BuildSystem(BaseModel):
 
 def fetch(pin: FilePin, cache_dir: Path) -> Path:
     """The sdist's bytes, downloaded once and kept by hash."""
-    path = cache_dir / "sdists" / pin.sha256 / pin.filename
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(pin.url, timeout=120) as response, open(partial, "wb") as out:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-    except (urllib.error.URLError, OSError) as exc:
-        partial.unlink(missing_ok=True)
-        raise MirrorError(f"cannot download the sdist of {pin.name} {pin.version} ({pin.filename}): {exc}",
-                          fix="check the network and the package index configuration") from exc
-    if digest.hexdigest() != pin.sha256:
-        partial.unlink()
-        raise MirrorError(f"the sdist of {pin.name} {pin.version} ({pin.filename}) does not match the sha256 "
-                          f"the index lists ({pin.sha256}, got {digest.hexdigest()})",
-                          fix="try again; if it persists the index serves a different file than it lists")
-    partial.rename(path)
-    return path
+        return fetch_verified(pin.url, pin.sha256, cache_dir / "sdists" / pin.sha256 / pin.filename,
+                              fix="check the network, or point index_url / UV_INDEX_URL at a reachable index")
+    except MirrorError as exc:
+        exc.message = f"cannot download the sdist of {pin.name} {pin.version}: {exc.message}"
+        raise
 
 
 def _pyproject_text(archive: Path) -> str | None:

@@ -38,12 +38,15 @@ class NotFound(MirrorError):
     """The mirror answered, but does not have the file (HTTP 404 / missing file)."""
 
 
-def fetch(url: str, *, timeout: float = TIMEOUT_S) -> bytes:
-    """The body of ``url`` (``http(s)://`` or ``file:``); raises :class:`MirrorError`."""
-    fix = (
-        "check the network connection to the mirror, or set "
-        f"{MIRROR_ENV} (and NIXBUILD_DEBIAN_SECURITY_MIRROR) to a reachable Debian mirror"
-    )
+DEBIAN_FIX = (
+    "check the network connection to the mirror, or set "
+    f"{MIRROR_ENV} (and NIXBUILD_DEBIAN_SECURITY_MIRROR) to a reachable Debian mirror"
+)
+
+
+def fetch(url: str, *, timeout: float = TIMEOUT_S, fix: str = DEBIAN_FIX) -> bytes:
+    """The body of ``url`` (``http(s)://`` or ``file:``); raises :class:`MirrorError` with
+    ``fix`` (how to reach the mirror: a Debian one unless told otherwise)."""
     last_error: Exception | None = None
     for _ in range(_ATTEMPTS):
         try:
