@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .api.gpu import GpuSpec
 from .api.image import Image
 from .debian_slim import BASE_ENV, BASE_PYTHON_TOOLS
-from .lock import BootstrapLock, DebPin, ImageLock, write_atomic
+from .lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
 from .settings import Settings
 from .api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
-from .chain import LOCAL_KINDS, PYTHON_KINDS, config_update, require_supported
+from .chain import LOCAL_KINDS, config_update, require_supported
 from .local_tree import LocalTree
 from .python_inputs import venv_of
 from .python_resolve import FilePin
@@ -255,6 +255,27 @@ def _run_layer(index: int, step: RunCommands | RunFunction, common: dict, config
     return layer.model_copy(update={"network": True}) if needs_network else layer
 
 
+def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bootstrap: BootstrapLock,
+                   settings: Settings) -> list[LayerSpec]:
+    """A resolving step's layers: its Debian packages, then its Python distributions (none
+    when earlier steps installed all it asks for)."""
+    layers: list[LayerSpec] = []
+    if pinned.packages:
+        layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings)))
+    if pinned.python:
+        if pinned.packages:  # debian_slim's pip, wheel and uv, on its Debian packages
+            common = {**common, "name": f"{common['name']}-python",
+                      "createdBy": f"{common['createdBy']}: pip install --upgrade {' '.join(BASE_PYTHON_TOOLS)}"}
+        layers.append(WheelsLayer(**common, wheels=[_wheel(w) for w in pinned.wheels],
+                                  sdists=[_sdist(s) for s in pinned.sdists],
+                                  installer=_wheel(bootstrap.installer), env=_step_env(config, step),
+                                  venv=venv_of(step), uvLink=isinstance(step, (UvPipInstall, UvSync)),
+                                  systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
+    if venv_of(step):  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
+        config.env["PATH"] = f"{venv_of(step)}/bin:{config.env.get('PATH', '')}"
+    return layers
+
+
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
                settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset(),
                nonce: str | None = None, force_all: bool = False) -> ImageSpec:
@@ -269,22 +290,8 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
     for index, step in enumerate(image.steps):
         common = dict(name=f"{index}-{step.kind}", createdBy=describe_step(step),
                       nonce=nonce if forced is not None and index >= forced else None)
-        pinned = steps.get(index)
-        if pinned is not None and pinned.packages:
-            layers.append(DebLayer(**common, base=step.kind == "debian_slim",
-                                   debs=_sources(pinned.packages, settings)))
-        if pinned is not None and pinned.python:  # none: earlier steps installed all it asks for
-            python_common = common if not pinned.packages else {  # debian_slim's pip, wheel and uv
-                **common, "name": f"{index}-{step.kind}-python",
-                "createdBy": f"{common['createdBy']}: pip install --upgrade {' '.join(BASE_PYTHON_TOOLS)}"}
-            layers.append(WheelsLayer(**python_common, wheels=[_wheel(w) for w in pinned.wheels],
-                                      sdists=[_sdist(s) for s in pinned.sdists],
-                                      installer=_wheel(bootstrap.installer), env=_step_env(config, step),
-                                      venv=venv_of(step), uvLink=isinstance(step, (UvPipInstall, UvSync)),
-                                      systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
-        if pinned is not None:
-            if venv_of(step):  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
-                config.env["PATH"] = f"{venv_of(step)}/bin:{config.env.get('PATH', '')}"
+        if index in steps:
+            layers += _pinned_layers(step, steps[index], common, config, bootstrap, settings)
         elif isinstance(step, LOCAL_KINDS):
             tree = trees[index]
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),
