@@ -19,7 +19,8 @@ from pathlib import Path
 
 from common import scratch, timed
 
-from nixbuild import nixcmd, plan
+from nixbuild import plan
+from nixbuild.tools import nixcmd
 from nixbuild.build import Project
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,9 +20,10 @@ import sys
 
 from common import scratch, timed
 
-from nixbuild import nixcmd, plan
+from nixbuild import plan
+from nixbuild.tools import nixcmd
 from nixbuild.build import Project
-from nixbuild.python_resolve import uv_bin
+from nixbuild.python.resolve import uv_bin
 
 SETS = {"wheels": ["numpy==2.1.3", "requests"], "sdists": ["docopt==0.6.2", "netifaces==0.11.0"]}
 APP = """

@@ -18,14 +18,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from . import chain, local_tree, locking, nixcmd, plan, sdist_hints, seed
-from .api.image import Image
-from .errors import BuildError, NixbuildError
-from .expand import expand
-from .loader import load_images
-from .lock import LOCK_NAME, Lock, OutputLock, read_lock, write_lock
-from .oci import OciLayout
-from .settings import Settings
+from nixbuild import chain, locking, plan, seed
+from nixbuild.local import tree as local_tree
+from nixbuild.tools import nixcmd
+from nixbuild.python import sdist_hints
+from nixbuild.api.image import Image
+from nixbuild.errors import BuildError, NixbuildError
+from nixbuild.expand import expand
+from nixbuild.loader import load_images
+from nixbuild.lock import LOCK_NAME, Lock, OutputLock, read_lock, write_lock
+from nixbuild.oci.layout import OciLayout
+from nixbuild.settings import Settings
 
 Progress = Callable[[str], None]
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .api.python_version import python_series
-from .api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
+from nixbuild.api.python_version import python_series
+from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
                          Entrypoint, Env, PipInstall, PipInstallFromPyproject, PipInstallFromRequirements,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
-from .errors import InvalidError
-from .pip_options import resolver_options
+from nixbuild.errors import InvalidError
+from nixbuild.python.pip_options import resolver_options
 
 if TYPE_CHECKING:
-    from .api.image import Image
-    from .plan import ConfigState
+    from nixbuild.api.image import Image
+    from nixbuild.plan import ConfigState
 
 
 def step_where(image_name: str, index: int, step: Step) -> str:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from . import nixcmd
-from .build import Project, explain_build_error
-from .diff import compare
-from .errors import CheckError, NixbuildError
-from .oci import OciLayout
-from .plan import write_spec
+from nixbuild.tools import nixcmd
+from nixbuild.build import Project, explain_build_error
+from nixbuild.oci.diff import compare
+from nixbuild.errors import CheckError, NixbuildError
+from nixbuild.oci.layout import OciLayout
+from nixbuild.plan import write_spec
 
 
 class CheckResult(BaseModel):

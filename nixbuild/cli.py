@@ -18,8 +18,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from .build import Project
-from .errors import NixbuildError
+from nixbuild.build import Project
+from nixbuild.errors import NixbuildError
 
 err = Console(stderr=True, highlight=False)
 
@@ -85,7 +85,7 @@ def main() -> None:
 @handled
 def build(app, image, lock_path, as_json, frozen, fmt, output):
     """Build every image of APP; print each manifest digest, size and location."""
-    from .skopeo import export_docker_archive
+    from nixbuild.oci.skopeo import export_docker_archive
 
     project = _project(app, image, lock_path)
     built = project.build(frozen=frozen, progress=_progress)
@@ -116,8 +116,8 @@ def build(app, image, lock_path, as_json, frozen, fmt, output):
 @handled
 def lock(app, image, lock_path, as_json, check_only, update, update_steps):
     """Pin every input of APP's images in the lock file, without building."""
-    from . import locking
-    from .lock import read_lock
+    from nixbuild import locking
+    from nixbuild.lock import read_lock
 
     project = _project(app, image, lock_path)
     if check_only:
@@ -153,8 +153,8 @@ def lock(app, image, lock_path, as_json, check_only, update, update_steps):
 @handled
 def run(app, image, lock_path, writable, command):
     """Run COMMAND (default: the image's Entrypoint/Cmd) inside the built image, no daemon."""
-    from .oci import OciLayout
-    from .runner import run as run_in
+    from nixbuild.oci.layout import OciLayout
+    from nixbuild.oci.runner import run as run_in
 
     argv = list(command)
     if argv[:1] == ["--"]:
@@ -185,7 +185,7 @@ def _build_single(project: Project, verb: str):
 @handled
 def check(app, image, lock_path, as_json):
     """Rebuild every image (nix-build --check and a second, empty store) and compare bit for bit."""
-    from .check import check as run_check, raise_if_failed
+    from nixbuild.check import check as run_check, raise_if_failed
 
     project = _project(app, image, lock_path)
     results = run_check(project)
@@ -206,7 +206,7 @@ def check(app, image, lock_path, as_json):
 @handled
 def push(app, destination, image, lock_path, as_json, tls_verify):
     """Build APP's image and copy it to DESTINATION (docker://HOST/REPO:TAG) with skopeo."""
-    from .skopeo import push as skopeo_push
+    from nixbuild.oci.skopeo import push as skopeo_push
 
     project = _project(app, image, lock_path)
     built = _build_single(project, "push")
@@ -225,7 +225,7 @@ def push(app, destination, image, lock_path, as_json, tls_verify):
 @handled
 def plan(app, image, lock_path, out_dir):
     """Write each image's build spec (the input of the flake's lib.buildImage) as <image>.json."""
-    from .lock import write_atomic
+    from nixbuild.lock import write_atomic
 
     project = _project(app, image, lock_path)
     lock = project.lock(progress=_progress)
@@ -244,7 +244,7 @@ def plan(app, image, lock_path, out_dir):
 @handled
 def inspect(app, image, lock_path, as_json):
     """Show each image's layers, sizes and pinned packages."""
-    from .oci import OciLayout, summarize
+    from nixbuild.oci.layout import OciLayout, summarize
 
     project = _project(app, image, lock_path)
     built = project.build(frozen=True, progress=_progress)

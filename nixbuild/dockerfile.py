@@ -56,7 +56,7 @@ from nixbuild.api.steps import (
     Workdir,
 )
 from nixbuild.errors import InvalidError
-from nixbuild.patterns import ignore_predicate, pattern_matcher, read_ignore_file
+from nixbuild.local.patterns import ignore_predicate, pattern_matcher, read_ignore_file
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .api.image import Image
-from .api.steps import DockerfileCommands
-from .chain import config_update, step_where
-from .dockerfile import translate
-from .plan import ConfigState
+from nixbuild.api.image import Image
+from nixbuild.api.steps import DockerfileCommands
+from nixbuild.chain import config_update, step_where
+from nixbuild.dockerfile import translate
+from nixbuild.plan import ConfigState
 
 
 def expand(name: str, image: Image, *, cwd: Path) -> Image:

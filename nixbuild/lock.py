@@ -19,10 +19,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .debian.index import Package, SuiteSnapshot
-from .errors import LockError
-from .python_resolve import WheelPin
-from .python_sdist import SdistPin
+from nixbuild.debian.index import Package, SuiteSnapshot
+from nixbuild.errors import LockError
+from nixbuild.python.resolve import WheelPin
+from nixbuild.python.sdist import SdistPin
 
 LOCK_VERSION = 1
 LOCK_NAME = "nixbuild.lock"

@@ -14,18 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import debian_slim, python_resolve, seed
-from .api.image import Image
-from .debian.index import PackageIndex, load_index, load_snapshot
-from .debian.resolver import minbase, resolve
-from .errors import LockError, NixbuildError
-from .lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
-from .settings import Settings
-from .chain import base_step, python_series_of, resolving_requests, step_where
-from .python_inputs import requirement_lines, step_identity, venv_of
-from .python_resolve import FilePin, WheelPin
-from .pip_options import resolver_options
-from .python_sdist import SdistPin, pin_sdist
+from nixbuild import seed
+from nixbuild.debian import slim as debian_slim
+from nixbuild.python import resolve as python_resolve
+from nixbuild.api.image import Image
+from nixbuild.debian.index import PackageIndex, load_index, load_snapshot
+from nixbuild.debian.resolver import minbase, resolve
+from nixbuild.errors import LockError, NixbuildError
+from nixbuild.lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
+from nixbuild.settings import Settings
+from nixbuild.chain import base_step, python_series_of, resolving_requests, step_where
+from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
+from nixbuild.python.resolve import FilePin, WheelPin
+from nixbuild.python.pip_options import resolver_options
+from nixbuild.python.sdist import SdistPin, pin_sdist
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
 INSTALLER = "installer==1.1.0"

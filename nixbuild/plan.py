@@ -18,17 +18,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .api.gpu import GpuSpec
-from .api.image import Image
-from .debian_slim import BASE_ENV, BASE_PYTHON_TOOLS
-from .lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
-from .settings import Settings
-from .api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
-from .chain import LOCAL_KINDS, config_update, require_supported
-from .local_tree import LocalTree
-from .python_inputs import venv_of
-from .python_resolve import FilePin
-from .python_sdist import SdistPin
+from nixbuild.api.gpu import GpuSpec
+from nixbuild.api.image import Image
+from nixbuild.debian.slim import BASE_ENV, BASE_PYTHON_TOOLS
+from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
+from nixbuild.settings import Settings
+from nixbuild.api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
+from nixbuild.chain import LOCAL_KINDS, config_update, require_supported
+from nixbuild.local.tree import LocalTree
+from nixbuild.python.inputs import venv_of
+from nixbuild.python.resolve import FilePin
+from nixbuild.python.sdist import SdistPin
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"

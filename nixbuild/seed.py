@@ -18,10 +18,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import nixcmd
-from .download import fetch_verified
-from .errors import BuildError
-from .lock import DebPin
+from nixbuild.tools import nixcmd
+from nixbuild.tools.download import fetch_verified
+from nixbuild.errors import BuildError
+from nixbuild.lock import DebPin
 
 BUSYBOX_MEMBER = "./bin/busybox"
 

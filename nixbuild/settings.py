@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from .debian.sources import Mirrors, configured_mirrors
+from nixbuild.debian.sources import Mirrors, configured_mirrors
 
 
 class Settings(BaseModel):

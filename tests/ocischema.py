@@ -7,7 +7,7 @@ layer's uncompressed digest against the config's ``diff_ids``. It raises ``Asser
 naming the file and the problem.
 
 It is an oracle for nixbuild's writers, so it deliberately shares no code with
-``nixbuild.oci``: only the standard library and jsonschema.
+``nixbuild.oci.layout``: only the standard library and jsonschema.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 import pytest
 
 from nixbuild.errors import InvalidError
-from nixbuild.pip_options import resolver_options
+from nixbuild.python.pip_options import resolver_options
 
 
 @pytest.mark.parametrize("given, expected", [

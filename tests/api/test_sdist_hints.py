@@ -1,6 +1,6 @@
 """The fix line of a failed sdist build: which Debian package provides what was missing."""
 
-from nixbuild.sdist_hints import hint, provider
+from nixbuild.python.sdist_hints import hint, provider
 
 
 def test_known_headers_libraries_and_programs():

@@ -23,7 +23,7 @@ from nixbuild.api.steps import (
 )
 from nixbuild.dockerfile import translate
 from nixbuild.errors import InvalidError
-from nixbuild.local_files import files_for_step
+from nixbuild.local.files import files_for_step
 
 WHERE = "image 'web', step 1 dockerfile_commands"
 

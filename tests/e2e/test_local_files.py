@@ -14,7 +14,7 @@ import uuid
 import pytest
 from conftest import ROOT, copy_example
 
-from nixbuild.oci import OciLayout
+from nixbuild.oci.layout import OciLayout
 
 
 # Modal runs functions in /root, where add_local_python_source puts modules.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ocischema import validate_layout
 
-from nixbuild.oci import OciLayout
+from nixbuild.oci.layout import OciLayout
 
 
 def layout_of(quickstart) -> Path:

@@ -9,7 +9,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from nixbuild.oci import OciLayout
+from nixbuild.oci.layout import OciLayout
 
 
 def store_refs(path: str) -> list[str]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import nixbuild.local_files as local_files
+import nixbuild.local.files as local_files
 from nixbuild.api.ignore import NON_PYTHON_FILES, FilePatternMatcher, to_ignore_spec
 from nixbuild.api.steps import AddLocalDir, AddLocalFile, AddLocalPythonSource
 from nixbuild.errors import InvalidError
-from nixbuild.local_files import LocalFile, files_for_step
+from nixbuild.local.files import LocalFile, files_for_step
 
 WHERE = "image 'web', step 3"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from nixbuild.errors import InvalidError
-from nixbuild.local_files import LocalFile
-from nixbuild.nar import (
+from nixbuild.local.files import LocalFile
+from nixbuild.local.nar import (
     cached_nar_hash,
     fixed_output_path,
     materialise,

@@ -6,7 +6,7 @@ import pytest
 
 from nixbuild.api.ignore import AUTO_DOCKERIGNORE, NON_PYTHON_FILES, FilePatternMatcher, to_ignore_spec
 from nixbuild.errors import InvalidError
-from nixbuild.patterns import PatternMatcher, ignore_predicate
+from nixbuild.local.patterns import PatternMatcher, ignore_predicate
 
 
 def ignored(patterns, paths, inverted=False):

@@ -1,4 +1,4 @@
-"""nixbuild.diff: two layouts compared, every difference named by file and field."""
+"""nixbuild.oci.diff: two layouts compared, every difference named by file and field."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from nixbuild.diff import LayerDiff, Report, compare
+from nixbuild.oci.diff import LayerDiff, Report, compare
 from nixbuild.errors import CheckError
-from nixbuild.oci import OciLayout
+from nixbuild.oci.layout import OciLayout
 
 from .layouts import APP, BASE, Entry, app_with, directory, write_layout
 

@@ -1,4 +1,4 @@
-"""nixbuild.oci: reading layouts, verifying blobs, streaming layers, summaries."""
+"""nixbuild.oci.layout: reading layouts, verifying blobs, streaming layers, summaries."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nixbuild.errors import NixbuildError
-from nixbuild.oci import Manifest, OciLayout, summarize
+from nixbuild.oci.layout import Manifest, OciLayout, summarize
 
 from .layouts import APP, BASE, Entry, sha256, tar_bytes, write_layout
 

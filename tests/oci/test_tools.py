@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nixbuild.oci import OciLayout
+from nixbuild.oci.layout import OciLayout
 
 from .layouts import APP, BASE, write_layout
 

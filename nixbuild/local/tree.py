@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nixcmd
-from .errors import BuildError
-from .local_files import LocalFile, files_for_step
-from .nar import cached_nar_hash, fixed_output_path, materialise
+from nixbuild.tools import nixcmd
+from nixbuild.errors import BuildError
+from nixbuild.local.files import LocalFile, files_for_step
+from nixbuild.local.nar import cached_nar_hash, fixed_output_path, materialise
 
 TREE_NAME = "local-files"  # identical trees of two steps or images share one store path
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nixbuild.errors import CheckError
-from nixbuild.oci import Descriptor, History, LayerEntry, OciLayout, compression_of
+from nixbuild.oci.layout import Descriptor, History, LayerEntry, OciLayout, compression_of
 
 MAX_FILES = 50
 _MAX_FIELDS = 50

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from nixbuild.api.steps import AddLocalDir, AddLocalFile, AddLocalPythonSource
 from nixbuild.errors import InvalidError, NixbuildError
-from nixbuild.patterns import ignore_predicate, pattern_matcher
+from nixbuild.local.patterns import ignore_predicate, pattern_matcher
 
 # Modal refuses to mount a module whose distribution ships compiled or assembly code.
 _BINARY_SUFFIXES = frozenset({"so", "S", "s", "asm"})

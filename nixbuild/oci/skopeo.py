@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .errors import NixbuildError
-from .nixcmd import require
+from nixbuild.errors import NixbuildError
+from nixbuild.tools.nixcmd import require
 
 
 class PushResult(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 
-from .errors import InvalidError
+from nixbuild.errors import InvalidError
 
 # Options that change the resolution, with the number of values each takes.
 RESOLVER = {"--no-deps": 0, "--pre": 0, "--only-binary": 1, "--no-binary": 1, "--prerelease": 1,

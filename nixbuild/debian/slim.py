@@ -11,7 +11,7 @@ the image at runtime). A Python series maps to the Debian release that ships it.
 
 from __future__ import annotations
 
-from .errors import InvalidError
+from nixbuild.errors import InvalidError
 
 PYTHON_DISTRIBUTIONS = {"3.11": "bookworm", "3.13": "trixie"}
 

@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .debian.fetch import DEBIAN_FIX, fetch
-from .errors import MirrorError
+from nixbuild.debian.fetch import DEBIAN_FIX, fetch
+from nixbuild.errors import MirrorError
 
 
 def fetch_verified(url: str, sha256: str, dest: Path, *, fix: str = DEBIAN_FIX) -> Path:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from nixbuild.errors import InvalidError
-from nixbuild.local_files import LocalFile
+from nixbuild.local.files import LocalFile
 
 NIX_BASE32_ALPHABET = "0123456789abcdfghijklmnpqrsvwxyz"
 _CHUNK = 1 << 20

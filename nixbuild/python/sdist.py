@@ -19,9 +19,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .download import fetch_verified
-from .errors import InvalidError, MirrorError, NixbuildError
-from .python_resolve import FilePin, WheelPin, resolve
+from nixbuild.tools.download import fetch_verified
+from nixbuild.errors import InvalidError, MirrorError, NixbuildError
+from nixbuild.python.resolve import FilePin, WheelPin, resolve
 
 LEGACY_REQUIRES = ["setuptools>=40.8.0"]
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"

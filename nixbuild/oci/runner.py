@@ -18,9 +18,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .errors import NixbuildError
-from .nixcmd import require
-from .oci import OciLayout
+from nixbuild.errors import NixbuildError
+from nixbuild.tools.nixcmd import require
+from nixbuild.oci.layout import OciLayout
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"

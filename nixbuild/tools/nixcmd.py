@@ -14,9 +14,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import BuildError, ToolMissing
+from nixbuild.errors import BuildError, ToolMissing
 
-NIX_DIR = Path(__file__).resolve().parent.parent / "nix"
+NIX_DIR = Path(__file__).resolve().parents[2] / "nix"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 

@@ -13,10 +13,10 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from .api.steps import PipInstall, PipInstallFromPyproject, PipInstallFromRequirements, Step, UvPipInstall, UvSync
-from .chain import PYTHON_KINDS
-from .errors import InvalidError, ResolveError
-from .python_resolve import uv_bin
+from nixbuild.api.steps import PipInstall, PipInstallFromPyproject, PipInstallFromRequirements, Step, UvPipInstall, UvSync
+from nixbuild.chain import PYTHON_KINDS
+from nixbuild.errors import InvalidError, ResolveError
+from nixbuild.python.resolve import uv_bin
 
 UV_SYNC_VENV = "/.uv/.venv"  # where Modal's uv_sync installs (and puts first on PATH)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import MirrorError, ResolveError
+from nixbuild.errors import MirrorError, ResolveError
 
 # The glibc of each distribution nixbuild builds on: the manylinux tags its Python accepts.
 GLIBC = {"bookworm": (2, 36), "trixie": (2, 41)}
