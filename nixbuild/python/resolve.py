@@ -6,7 +6,7 @@ version and its glibc (``x86_64-manylinux_2_36`` for bookworm), writing a PEP 75
 ``pylock.toml`` whose every file has a URL, a size and a sha256. Of the wheels listed for a
 package, the one the image's Python would pick is kept (``wheel_rank``); a package with no
 such wheel is pinned by its sdist, which the build compiles in the sandbox
-(``python_sdist`` pins what that needs).
+(``sdist`` pins what that needs).
 
 Indexes come from configuration: the step's ``index_url``/``extra_index_url``/``find_links``
 when given, else uv's own configuration (``UV_INDEX_URL``, ``uv.toml``, ...).
@@ -15,6 +15,7 @@ when given, else uv's own configuration (``UV_INDEX_URL``, ``uv.toml``, ...).
 from __future__ import annotations
 
 import os
+import functools
 import re
 import subprocess
 import tempfile
@@ -52,6 +53,7 @@ class Resolved(BaseModel):
 
     wheels: list[WheelPin]
     sdists: list[FilePin]
+    platform: str  # the --python-platform uv resolved for (``resolver_platform``)
 
 
 def _platform_ok(platform: str, glibc: tuple[int, int]) -> bool:
@@ -98,6 +100,43 @@ def uv_bin() -> str:
     return find_uv_bin()
 
 
+_UV_MANYLINUX = re.compile(r"\bx86_64-manylinux(?:_(\d+)_(\d+)|(2014))\b")
+
+
+@functools.cache
+def uv_manylinux_tags() -> dict[tuple[int, int], str]:
+    """The x86_64 manylinux platforms the pinned uv accepts for ``--python-platform``, by glibc.
+
+    Read from uv itself (its ``pip compile --help`` lists every accepted value; about 10 ms,
+    once per process) rather than kept as a constant beside the uv pin, so that upgrading uv
+    to a release that knows newer tags takes effect with no other edit."""
+    proc = subprocess.run([uv_bin(), "pip", "compile", "--help"], capture_output=True, text=True)
+    tags = {}
+    for match in _UV_MANYLINUX.finditer(proc.stdout):
+        if match[3]:  # manylinux2014 is manylinux_2_17: keep uv's PEP 600 spelling when it lists both
+            tags.setdefault((2, 17), match[0])
+        else:
+            tags[(int(match[1]), int(match[2]))] = match[0]
+    if proc.returncode != 0 or not tags:
+        raise ResolveError("cannot read which manylinux platforms the pinned uv accepts from "
+                           f"`uv pip compile --help` (exit {proc.returncode}):\n{proc.stderr.strip()}",
+                           fix="reinstall nixbuild's environment so that its pinned uv runs")
+    return tags
+
+
+def resolver_platform(glibc: tuple[int, int], known: dict[tuple[int, int], str]) -> str:
+    """The ``--python-platform`` to resolve an image with this glibc: the newest manylinux tag
+    uv knows (``known``, by glibc) that is not newer than the image's glibc. A glibc newer than
+    any tag uv knows still runs every wheel of an older tag (manylinux is backward compatible);
+    the wheels are then chosen by the real glibc (``wheel_rank``)."""
+    usable = [version for version in known if version <= glibc]
+    if not usable:
+        raise ResolveError(f"the pinned uv knows no manylinux platform for glibc {glibc[0]}.{glibc[1]} "
+                           f"(its oldest: {known[min(known)] if known else 'none'})",
+                           fix="use a debian_slim Python series of a newer Debian release")
+    return known[max(usable)]
+
+
 _HASH = re.compile(r"\s*--hash[=\s]+sha256:([0-9a-fA-F]{64})")
 
 
@@ -124,12 +163,13 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
     steps installed). With ``only_binary`` (build requirements) every package must have a
     wheel for the image. ``extra``: more ``uv pip compile`` arguments (a step's extra_options)."""
     glibc = GLIBC[distribution]
+    platform = resolver_platform(glibc, uv_manylinux_tags())
     requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
         req_in = Path(tmp) / "requirements.in"
         req_in.write_text("\n".join(requirements) + "\n")
         cmd = [uv_bin(), "pip", "compile", str(req_in), "--python-version", python,
-               "--python-platform", f"x86_64-manylinux_{glibc[0]}_{glibc[1]}", "--format", "pylock.toml",
+               "--python-platform", platform, "--format", "pylock.toml",
                "-o", str(Path(tmp) / "pylock.toml"), "--no-header", "--quiet"]
         if only_binary:
             cmd += ["--only-binary", ":all:"]
@@ -173,7 +213,8 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
                                f"x86_64 glibc {glibc[0]}.{glibc[1]}"
                                + ("" if only_binary else " and no sdist to build one from"), where=where,
                                fix="pin a version that publishes such a wheel")
-    return Resolved(wheels=sorted(wheels, key=lambda p: p.name), sdists=sorted(sdists, key=lambda p: p.name))
+    return Resolved(wheels=sorted(wheels, key=lambda p: p.name), sdists=sorted(sdists, key=lambda p: p.name),
+                    platform=platform)
 
 
 def _pin(model, package: dict, file: dict):
