@@ -15,6 +15,15 @@ let
     "run_layer.py" = [ "layertar.py" ];
     "oci_image.py" = [ ];
   };
+  # The one module the builders share with the CLI (nixbuild/oci/rootfs.py: image paths
+  # resolved inside a root, whiteouts; stdlib only), an input of its own for the builders that
+  # write into an image root: they find its folder in $sharedModules and put it on sys.path.
+  shared = builtins.path {
+    name = "nixbuild-shared";
+    path = ../nixbuild/oci;
+    filter = path: _type: baseNameOf path == "rootfs.py";
+  };
+  usesShared = [ "run_layer.py" ];
   builder = script: builtins.path {
     name = "nixbuild-" + builtins.replaceStrings [ ".py" ] [ "" ] script;
     path = ./builders;
@@ -38,5 +47,5 @@ in
     inherit system;
     builder = "${libdir}/ld-linux-x86-64.so.2";
     args = [ "--library-path" libdir "${tools}/usr/bin/python3.11" "-E" "-s" "-B" "${builder script}/${script}" ];
-  } // attrs);
+  } // (if builtins.elem script usesShared then { sharedModules = shared; } else { }) // attrs);
 }

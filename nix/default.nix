@@ -25,7 +25,8 @@
 #                           build = [ wheels of the build environment ]; } ], built first;
 #              venv (optional): install into this virtual environment, made when missing;
 #              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps)
-#     every kind:  nonce (optional): set by force_build, so the layer is built again
+#     every kind:  nonce (optional): set by force_build, so the layer is built again (it is
+#                  part of the store name, so network steps run again too)
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
 { system ? "x86_64-linux" }:
 let
@@ -38,7 +39,10 @@ let
       # A layer derivation: `script` turns `layerSpec` (plus the epoch and history line)
       # into $out/layer.tar.gz and $out/layer.json.
       layerDrv = script: index: layer: layerSpec: attrs: boot.pythonDerivation script ({
-        name = fetch.storeName "layer-${toString index}-${layer.name}";
+        # The nonce is in the name too: a fixed-output derivation's path depends only on its
+        # name and hash, so only a new name makes Nix run a forced network step again.
+        name = fetch.storeName ("layer-${toString index}-${layer.name}"
+          + (if layer.nonce or null == null then "" else "-forced-${layer.nonce}"));
         layerSpec = builtins.toJSON (layerSpec // {
           inherit (layer) createdBy;
           inherit (spec) epoch;

@@ -18,17 +18,18 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from nixbuild import chain, locking, plan, seed
+from nixbuild import chain, locking, plan, rebuild, seed
 from nixbuild.local import tree as local_tree
-from nixbuild.tools import nixcmd
+from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
 from nixbuild.api.image import Image
 from nixbuild.errors import BuildError, NixbuildError
 from nixbuild.expand import expand
 from nixbuild.loader import load_images
-from nixbuild.lock import LOCK_NAME, Lock, OutputLock, read_lock, write_lock
+from nixbuild.lock import LOCK_NAME, Lock, OutputLock, exclusive, read_lock, write_lock
 from nixbuild.oci.layout import OciLayout
 from nixbuild.settings import Settings
+from nixbuild.store import roots
 
 Progress = Callable[[str], None]
 
@@ -72,8 +73,19 @@ class Project:
         return self.app.parent / ".nixbuild"
 
     def lock(self, *, update: bool = False, frozen: bool = False, progress: Progress = lambda _m: None) -> Lock:
-        """The lock for these images: read, and re-resolved where stale (written atomically)."""
+        """The lock for these images: read, its pins verified against their signed index
+        snapshots, and re-resolved where stale (written atomically, under the lock's flock)."""
+        for name in self.images:
+            self.local_trees(name)  # a missing local path fails before anything is locked
+        with exclusive(self.lock_path, progress):
+            new = self._lock(update=update, frozen=frozen, progress=progress)
+        locking.warn_python_micro(self.images, new)
+        return new
+
+    def _lock(self, *, update: bool, frozen: bool, progress: Progress) -> Lock:
         current = read_lock(self.lock_path)
+        if current is not None and not update:
+            locking.verify_pins(self.images, current, self.settings)
         if not update and not locking.stale(self.images, current):
             return current
         if frozen:
@@ -105,11 +117,11 @@ class Project:
     def spec(self, name: str, lock: Lock, network: frozenset[int] = frozenset()) -> plan.ImageSpec:
         return plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings,
                                self.local_trees(name), network, nonce=self._nonce,
-                               force_all=self.settings.force_build)
+                               force_all=self.settings.force_build or self.settings.ignore_cache)
 
     def secret_env(self, name: str) -> dict[str, str]:
         """The environment that carries each secret-using step's values to its builder."""
-        env = {}
+        env, users = {}, []
         for index, step in enumerate(self.images[name].steps):
             secrets = getattr(step, "secrets", ())
             if secrets:
@@ -117,6 +129,9 @@ class Project:
                 for secret in secrets:
                     values.update(secret.resolve())
                 env[plan.secret_var(index)] = json.dumps(values)
+                users.append(chain.step_where(name, index, step))
+        if users:  # a daemon or a remote builder would run the step without them: refuse first
+            nixdaemon.require_local_builds(users[0])
         return env
 
     def spec_file(self, name: str, lock: Lock) -> Path:
@@ -126,7 +141,8 @@ class Project:
         """The lock with step ``index``'s pinned output replaced (None: forgotten), written."""
         image = lock.images[name].with_output(record, index)
         lock = lock.model_copy(update={"images": {**lock.images, name: image}})
-        write_lock(self.lock_path, lock)
+        with exclusive(self.lock_path):
+            write_lock(self.lock_path, lock)
         return lock
 
     def seed(self, lock: Lock, store: str | None = None) -> None:
@@ -139,9 +155,14 @@ class Project:
                 local_tree.ensure(tree, self.settings.cache_dir, store)
 
     def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
-        for name in self.images:
-            self.local_trees(name)  # a missing local path fails before anything is locked
+        # One build of an app at a time: a second waits, then reads the pins the first wrote.
+        with exclusive(self.lock_path, progress):
+            return self._build(frozen=frozen, progress=progress)
+
+    def _build(self, *, frozen: bool, progress: Progress) -> list[BuiltImage]:
         lock = self.lock(frozen=frozen, progress=progress)
+        for name in self.images:
+            self.secret_env(name)  # secrets resolve, and Nix can hand them over, before any build
         self.seed(lock)
         built = []
         for name in self.images:
@@ -149,8 +170,21 @@ class Project:
             link = self.out_dir / name
             link.parent.mkdir(parents=True, exist_ok=True)
             path, lock = self._build_image(name, lock, link, progress)
-            built.append(describe(name, path, link))
+            built.append(self._keep(name, path, link, lock, progress))
         return built
+
+    def _keep(self, name: str, path: Path, link: Path, lock: Lock, progress: Progress) -> BuiltImage:
+        """Root a build (out-link and history root, see store/roots.py); with MODAL_IGNORE_CACHE,
+        root nothing and say how the fresh image differs from the kept one."""
+        if self.settings.ignore_cache:
+            if note := rebuild.fresh_differs(link, path):
+                progress(note)
+            progress(f"MODAL_IGNORE_CACHE: {link} still points at the cached image")
+            return describe(name, path, path)
+        item = describe(name, path, link)
+        roots.record(self.settings.cache_dir, self.app, name, path, item.manifest_digest,
+                     plan.write_spec(self.spec(name, lock), self.settings))
+        return item
 
     def _build_image(self, name: str, lock: Lock, link: Path, progress: Progress) -> tuple[Path, Lock]:
         """nix-build one image. A run step that fails without the network is tried again as a
@@ -160,7 +194,8 @@ class Project:
         while True:
             spec = self.spec(name, lock, frozenset(network))
             try:
-                return nixcmd.build(plan.write_spec(spec, self.settings), out_link=link,
+                out_link = None if self.settings.ignore_cache else link  # IGNORE_CACHE replaces nothing
+                return nixcmd.build(plan.write_spec(spec, self.settings), out_link=out_link,
                                     env=self.secret_env(name)), lock
             except nixcmd.HashMismatch as exc:
                 index, layer = _run_layer(spec, exc.drv)
@@ -200,7 +235,8 @@ def describe(name: str, path: Path, link: Path) -> BuiltImage:
 
 
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
-_LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)")
+# force_build adds -forced-<nonce> (nix/default.nix).
+_LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)(?:-forced-[0-9a-f]+)?")
 _FAILED_LAYER = re.compile(rf"builder for '({_LAYER_NAME.pattern}\.drv)' failed")
 # The last line nix/builders/python_install.py prints when an sdist does not build.
 _SDIST_FAILED = re.compile(r"nixbuild: building (\S+) (\S+) from its sdist failed(?:; missing: (\S+))?")
@@ -242,6 +278,7 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
         if layer is not None and layer.outputHash is not None:
             changed = OutputChanged(index, layer, exc, link)
             changed.where = f"image {image!r}, {changed.where}"
+            changed.message += rebuild.changed_files(exc.drv, exc.got, index, link)
             return changed
     exc.where = f"image {image!r}"
     if failed:

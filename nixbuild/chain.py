@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from nixbuild.api.python_version import python_series
 from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
-                         Entrypoint, Env, PipInstall, PipInstallFromPyproject, PipInstallFromRequirements,
+                         Entrypoint, Env, ImageMetadata, PipInstall, PipInstallFromPyproject,
+                         PipInstallFromRequirements,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
 from nixbuild.errors import InvalidError
 from nixbuild.python.pip_options import resolver_options
@@ -24,10 +25,11 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # Step kinds nixbuild can build today (dockerfile_commands is rewritten into these first, see
 # expand.py); every other kind loads (with Modal's validation) and is refused before anything
 # is resolved or built.
-SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell",
+SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
                        "run_function", "pip_install", "uv_pip_install", "pip_install_from_requirements",
                        "pip_install_from_pyproject", "uv_sync"})
+ROOT_USERS = frozenset({"root", "0"})
 PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
@@ -35,8 +37,17 @@ LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 def require_supported(image_name: str, image: "Image") -> None:
     base_step(image)
     mounted: int | None = None  # the first copy=False local step
+    user: tuple[int, str] | None = None  # the step that made a non-root USER current
     for index, step in enumerate(image.steps):
         where = step_where(image_name, index, step)
+        if isinstance(step, ImageMetadata) and step.user is not None:
+            user = None if step.user.split(":")[0] in ROOT_USERS else (index, step.user)
+        if user is not None and isinstance(step, (RunCommands, RunFunction, AptInstall, *PYTHON_KINDS)):
+            # Docker runs these as USER; nixbuild's build steps run as (fake) root only.
+            raise InvalidError(f"step {user[0]} sets USER {user[1]}, and nixbuild runs build steps as root only",
+                               where=where,
+                               fix=f"move the USER line after the last build step (the image config keeps "
+                                   f"User {user[1]!r}), or run this step as root")
         if step.kind not in SUPPORTED:
             raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet", where=where,
                                fix="remove the step, or build this image with Modal until nixbuild supports it")
@@ -49,7 +60,8 @@ def require_supported(image_name: str, image: "Image") -> None:
         if isinstance(step, LOCAL_KINDS) and not step.copy and mounted is None:
             mounted = index
         if isinstance(step, PYTHON_KINDS):
-            unsupported = [name for name, value in (("secrets", step.secrets),) if value]
+            # env= is a Secret.from_dict too (nixbuild.api.image._layer_options).
+            unsupported = [name for name, value in (("secrets=/env=", step.secrets),) if value]
             try:
                 resolver_options(getattr(step, "extra_options", ""))
             except InvalidError as exc:
@@ -102,6 +114,12 @@ def config_update(step: Step, config: "ConfigState") -> bool:
         config.cmd = list(step.args)
     elif isinstance(step, Shell):
         config.shell = list(step.args)
+    elif isinstance(step, ImageMetadata):
+        config.labels.update(step.labels)
+        config.exposed_ports += [p for p in step.exposed_ports if p not in config.exposed_ports]
+        config.volumes += [v for v in step.volumes if v not in config.volumes]
+        config.stop_signal = step.stop_signal or config.stop_signal
+        config.user = step.user or config.user
     else:
         return False
     return True

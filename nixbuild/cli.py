@@ -10,16 +10,31 @@ and the ``exit_code`` of each :class:`~nixbuild.errors.NixbuildError` kind other
 
 from __future__ import annotations
 
-import json
+import signal
 import sys
-from functools import wraps
-from pathlib import Path
 
-import click
-from rich.console import Console
 
-from nixbuild.build import Project
-from nixbuild.errors import NixbuildError
+def _interrupted(_signum, _frame) -> None:
+    """Ctrl-C at any point (imports included): one line, exit 130, no traceback. SystemExit
+    unwinds like any exception, so temporary files are removed and a running nix-build child
+    is killed; the lock and the outputs are only ever replaced atomically, so they stay whole."""
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130)
+
+
+signal.signal(signal.SIGINT, _interrupted)
+
+import json  # noqa: E402 (after the SIGINT handler, so an interrupted import exits cleanly too)
+import warnings  # noqa: E402
+from functools import wraps  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from nixbuild.build import Project  # noqa: E402
+from nixbuild.errors import NixbuildError  # noqa: E402
+from nixbuild.warn import one_line  # noqa: E402
 
 err = Console(stderr=True, highlight=False)
 
@@ -33,9 +48,11 @@ def _human(size: int) -> str:
 
 
 def handled(fn):
-    """Turn NixbuildError into one clear message and its exit code."""
+    """Turn NixbuildError into one clear message and its exit code; nixbuild's warnings print
+    as one line each (Ctrl-C: see _interrupted)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
+        warnings.formatwarning = one_line
         try:
             return fn(*args, **kwargs)
         except NixbuildError as exc:
@@ -121,7 +138,9 @@ def lock(app, image, lock_path, as_json, check_only, update, update_steps):
 
     project = _project(app, image, lock_path)
     if check_only:
-        locking.require_fresh(project.images, read_lock(project.lock_path), project.lock_path)
+        current = read_lock(project.lock_path)
+        locking.require_fresh(project.images, current, project.lock_path)
+        locking.verify_pins(project.images, current, project.settings)
         emit(as_json, {"lock": str(project.lock_path), "fresh": True}, f"{project.lock_path} matches the app")
         return
     if update_steps:
@@ -149,9 +168,11 @@ def lock(app, image, lock_path, as_json, check_only, update, update_steps):
 @image_option
 @lock_option
 @click.option("--writable", is_flag=True, help="Give the command a private writable copy of the image.")
+@click.option("--network", type=click.Choice(["none", "host"]), default="none", show_default=True,
+              help="none: loopback only; host: the host's network and DNS configuration.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @handled
-def run(app, image, lock_path, writable, command):
+def run(app, image, lock_path, writable, network, command):
     """Run COMMAND (default: the image's Entrypoint/Cmd) inside the built image, no daemon."""
     from nixbuild.oci.layout import OciLayout
     from nixbuild.oci.runner import run as run_in
@@ -161,7 +182,8 @@ def run(app, image, lock_path, writable, command):
         argv = argv[1:]
     project = _project(app, image, lock_path)
     built = _build_single(project, "run")
-    sys.exit(run_in(OciLayout(built.store_path), argv, project.settings.cache_dir, writable=writable))
+    sys.exit(run_in(OciLayout(built.store_path), argv, project.settings.cache_dir, writable=writable,
+                    network=network))
 
 
 def _single_name(project: Project, verb: str) -> str:
@@ -266,6 +288,32 @@ def inspect(app, image, lock_path, as_json):
                          f"{layer['entries']:>6} entries  {layer['created_by']}")
         lines.append(f"  packages: {len(entry['packages'])} Debian packages (--json lists them)")
     emit(as_json, out, "\n".join(lines))
+
+
+@main.command()
+@click.argument("app", type=click.Path(path_type=Path), required=False)
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed, and how much it holds.")
+@json_option
+@handled
+def gc(app, dry_run, as_json):
+    """Remove nixbuild's roots that no current image needs (only APP's, when given) and free
+    the store paths and cache entries only they held; print what each app holds first."""
+    from nixbuild.settings import Settings
+    from nixbuild.store.gc import collect
+
+    if app is not None and not app.is_file():
+        raise NixbuildError(f"{app} is not a file", fix="name an app file, or run `nixbuild gc` for every app")
+    report = collect(Settings.from_env().cache_dir, app.resolve() if app else None, dry_run=dry_run)
+    lines = [f"{'APP':<60} {'ROOTS':>5} {'STORE':>10}"]
+    lines += [f"{u.app + ('' if u.exists else ' (gone)'):<60} {u.roots:>5} {_human(u.store_bytes):>10}"
+              for u in report.apps]
+    lines.append(f"download cache: {_human(report.cache_bytes)}")
+    verb = "would remove" if dry_run else "removed"
+    lines += [f"{verb} root {r}" for r in report.removed_roots]
+    lines += [f"{verb} cache entry {c}" for c in report.removed_cache]
+    lines.append(f"{'would free' if dry_run else 'freed'} {_human(report.freed_bytes)} "
+                 f"({len(report.deleted_paths)} store paths)")
+    emit(as_json, report.model_dump(), "\n".join(lines))
 
 
 if __name__ == "__main__":

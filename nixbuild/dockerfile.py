@@ -15,6 +15,11 @@ into the equivalent step:
 ``ENTRYPOINT/CMD/SHELL``   :class:`Entrypoint` / :class:`Cmd` / :class:`Shell`
 ``COPY``/``ADD`` (local)   :class:`AddLocalFile` / :class:`AddLocalDir` with ``copy=True``
 ``ARG``                    no step: its value is substituted into later instructions
+``LABEL/EXPOSE/VOLUME``    :class:`ImageMetadata`: the OCI config's Labels, ExposedPorts,
+``STOPSIGNAL/USER``        Volumes, StopSignal, User (build steps after a non-root USER are
+                           refused: nixbuild runs them as root only)
+``HEALTHCHECK/ONBUILD``    nothing, with a warning (no OCI config key)
+``MAINTAINER``
 =========================  ================================================================
 
 Instructions are split with the maintained ``dockerfile-parse`` library, which joins
@@ -35,6 +40,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -50,20 +56,29 @@ from nixbuild.api.steps import (
     DockerfileCommands,
     Entrypoint,
     Env,
+    ImageMetadata,
     RunCommands,
     Shell,
     Step,
     Workdir,
 )
 from nixbuild.errors import InvalidError
+from nixbuild.warn import warn
+from nixbuild.local.context import is_private, link_outside, real_relative
 from nixbuild.local.patterns import ignore_predicate, pattern_matcher, read_ignore_file
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
-# Instructions that only set image metadata nixbuild's image config does not carry yet (labels,
-# exposed ports, volumes, stop signal, health check, build triggers, author). They change
-# nothing in the filesystem, so the layers are the same without them; they are dropped.
-IGNORED_INSTRUCTIONS = frozenset({"LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "HEALTHCHECK", "ONBUILD", "MAINTAINER"})
+# Instructions whose metadata nixbuild's image config does not carry (health check, build
+# triggers, author): they change nothing in the filesystem, so they are dropped with a warning.
+# LABEL, EXPOSE, VOLUME, STOPSIGNAL and USER become an ImageMetadata step (the OCI config).
+IGNORED_INSTRUCTIONS = frozenset({"HEALTHCHECK", "ONBUILD", "MAINTAINER"})
+_IGNORED_WHY = {
+    "HEALTHCHECK": "the OCI image config has no health check (it is a Docker-format extension)",
+    "ONBUILD": "build triggers only act in a later Docker build FROM this image",
+    "MAINTAINER": "it is deprecated; use LABEL maintainer=... instead",
+}
+_EXPOSE_PORT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?$")
 
 # COPY/ADD flags with no effect nixbuild can express; Modal strips them too when it collects the
 # COPY sources. (``--chmod``/``--chown`` do change the file in Docker: nixbuild keeps the
@@ -398,11 +413,13 @@ class _Translator:
 
     def instruction(self, name: str, value: str) -> list[Step]:
         if name in IGNORED_INSTRUCTIONS:
+            warn(f"{self.where}, {self.line}: {name} is ignored: {_IGNORED_WHY[name]}")
             return []
         handler = getattr(self, f"_do_{name.lower()}", None)
         if handler is None:
             raise self.error(f"unknown instruction: {name}",
-                             fix="use RUN, ENV, ARG, WORKDIR, COPY, ADD, ENTRYPOINT, CMD or SHELL")
+                             fix="use RUN, ENV, ARG, WORKDIR, COPY, ADD, ENTRYPOINT, CMD, SHELL, USER, LABEL, "
+                                 "EXPOSE, VOLUME or STOPSIGNAL")
         return handler(value)
 
     # --- substitution
@@ -430,8 +447,60 @@ class _Translator:
                          fix="start the image with Image.from_registry()/from_dockerfile() instead of a FROM line")
 
     def _do_user(self, value: str) -> list[Step]:
-        raise self.error("USER is not supported by nixbuild yet",
-                         fix="remove the USER line (the image runs as root), or build this image with Modal")
+        words = [self.expand(word) for word in _split_words(value)]
+        if len(words) != 1 or not words[0]:
+            raise self.error("USER requires exactly one argument", fix="write USER name[:group]")
+        # The config's User; build steps after a non-root USER are refused (chain.require_supported).
+        return [ImageMetadata(user=words[0])]
+
+    def _do_label(self, value: str) -> list[Step]:
+        words = _split_words(value)
+        if not words:
+            raise self.error("LABEL requires at least one argument", fix="write LABEL key=value")
+        if "=" not in words[0]:  # legacy ``LABEL key value with spaces``
+            parts = value.strip().split(None, 1)
+            if len(parts) < 2:
+                raise self.error("LABEL must have two arguments", fix="write LABEL key=value")
+            return [ImageMetadata(labels={self.expand(parts[0]): self.expand(parts[1])})]
+        labels: dict[str, str] = {}
+        for word in words:
+            key, sep, raw = word.partition("=")
+            if not sep:
+                raise self.error(f"Syntax error - can't find = in {word!r}. Must be of the form: name=value",
+                                 fix="write every pair as key=value (quote values with spaces)")
+            key = self.expand(key)
+            if not key:
+                raise self.error("LABEL names can not be blank", fix="write LABEL key=value")
+            labels[key] = self.expand(raw)
+        return [ImageMetadata(labels=labels)]
+
+    def _do_expose(self, value: str) -> list[Step]:
+        ports: list[str] = []
+        for word in _split_words(value):
+            spec = self.expand(word).lower()
+            match = _EXPOSE_PORT.match(spec)
+            first, last = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, -1)
+            if not match or not 0 < first <= last <= 65535:
+                raise self.error(f"EXPOSE: invalid port {spec!r}",
+                                 fix="write EXPOSE PORT[/tcp|udp|sctp] (or a range FIRST-LAST), e.g. EXPOSE 80/tcp")
+            ports += [f"{port}/{match.group(3) or 'tcp'}" for port in range(first, last + 1)]
+        if not ports:
+            raise self.error("EXPOSE requires at least one argument", fix="write EXPOSE 80/tcp")
+        return [ImageMetadata(exposed_ports=tuple(ports))]
+
+    def _do_volume(self, value: str) -> list[Step]:
+        argv = _json_list(value.strip())
+        paths = argv if argv is not None else [self.expand(word) for word in _split_words(value)]
+        if not paths or not all(paths):
+            raise self.error("VOLUME specified can not be an empty string",
+                             fix='write VOLUME /data or VOLUME ["/data"]')
+        return [ImageMetadata(volumes=tuple(paths))]
+
+    def _do_stopsignal(self, value: str) -> list[Step]:
+        words = [self.expand(word) for word in _split_words(value)]
+        if len(words) != 1 or not words[0]:
+            raise self.error("STOPSIGNAL requires exactly one argument", fix="write STOPSIGNAL SIGTERM")
+        return [ImageMetadata(stop_signal=words[0])]
 
     def _do_arg(self, value: str) -> list[Step]:
         words = _split_words(value)
@@ -593,10 +662,11 @@ class _Translator:
             return [(rel, "file")]
         path = self.context / rel
         if os.path.lexists(path):
-            try:
-                path.resolve().relative_to(self.context.resolve())
-            except ValueError:
-                raise self._outside(source) from None
+            real = real_relative(path, self.context)
+            if real is None:
+                raise self._outside(source)
+            if is_private(rel) or is_private(real):
+                raise self._private(name, source)
             if path.is_dir():
                 return [(rel, "dir")]
             if path.is_file():
@@ -617,6 +687,11 @@ class _Translator:
         raise self.error(f"{name} source {source!r} not found in the build context {str(self.context)!r}",
                          fix="check the path: it is relative to context_dir (default: the directory you build"
                              " from), or add it with context_files=")
+
+    def _private(self, name: str, source: str) -> InvalidError:
+        return self.error(f"{name} source {source!r} is in .nixbuild/ (nixbuild's outputs and secrets), which is"
+                          " never part of a build context",
+                          fix="copy files from outside .nixbuild/; pass secrets with secrets= instead")
 
     def _outside(self, source: str) -> InvalidError:
         return self.error(f"COPY source {source!r} is outside the build context directory ({str(self.context)!r}).",
@@ -643,7 +718,12 @@ class _Translator:
         for candidate in candidates:
             rel = candidate.rstrip("/")
             path = self.context / rel
-            if self.context_ignored(rel):
+            if is_private(rel) or self.context_ignored(rel):
+                continue
+            real = real_relative(path, self.context) if path.exists() else rel  # broken links: skipped below
+            if real is None:  # a link (or a path through one) out of the context
+                raise link_outside(rel, self.context).at(f"{self.where}, {self.line}")
+            if is_private(real):
                 continue
             if path.is_dir():
                 items[rel] = "dir"

@@ -6,10 +6,19 @@ pins without any index download. When a step must be resolved again, it is resol
 the index snapshot the image was locked with (read from the cache, or fetched again by hash),
 so the unchanged steps below it stay exactly as they were. ``update=True`` starts from the
 mirror's current index instead.
+
+:func:`verify_pins` checks a lock read from disk against the signed index snapshot it records
+(every build and ``lock --check`` run it): each pinned .deb must be in the snapshot with that
+version, sha256, size and pool path, and each unchanged step's pins must be exactly what
+resolving the step against the snapshot gives, so a package added to, removed from or swapped
+in the lock is named (exit 5). When the snapshot is neither cached nor downloadable, that is
+one warning and the build goes on from the pins' own hashes (a locked app builds offline).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +29,9 @@ from nixbuild.python import resolve as python_resolve
 from nixbuild.api.image import Image
 from nixbuild.debian.index import PackageIndex, load_index, load_snapshot
 from nixbuild.debian.resolver import minbase, resolve
-from nixbuild.errors import LockError, NixbuildError
-from nixbuild.lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint
+from nixbuild.errors import LockError, MirrorError, NixbuildError
+from nixbuild.warn import warn
+from nixbuild.lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint, write_atomic
 from nixbuild.settings import Settings
 from nixbuild.chain import base_step, python_series_of, resolving_requests, step_where
 from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
@@ -97,15 +107,15 @@ def _debian_packages(step, index: PackageIndex, installed: list, where: str) -> 
 
 
 def _python_pins(step, where: str, python: str, distribution: str, below: list[FilePin],
-                 cache_dir: Path) -> tuple[list[WheelPin], list[SdistPin]]:
+                 cache_dir: Path) -> tuple[list[WheelPin], list[SdistPin], str | None]:
     """What a step installs from the Python package index (a pip/uv step's requirements,
     debian_slim's pip, wheel and uv), resolved with uv on top of what earlier steps
     installed: kept at their versions and not installed again. Each sdist gets its build
-    requirements pinned."""
+    requirements pinned. Also the platform tag uv resolved for (None: nothing to resolve)."""
     if step.kind == "debian_slim":
         lines = debian_slim.BASE_PYTHON_TOOLS
     elif (lines := requirement_lines(step, Path.cwd())) is None:
-        return [], []
+        return [], [], None
     pinned = {pin.name for pin in below}
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
     resolved = python_resolve.resolve(lines, python=python, distribution=distribution,
@@ -115,7 +125,7 @@ def _python_pins(step, where: str, python: str, distribution: str, below: list[F
     sdists = [pin_sdist(pin, cache_dir=cache_dir, python=python, distribution=distribution, where=where,
                         **index_options)
               for pin in resolved.sdists if pin.name not in pinned]
-    return [w for w in resolved.wheels if w.name not in pinned], sdists
+    return [w for w in resolved.wheels if w.name not in pinned], sdists, resolved.platform
 
 
 def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _Indexes, *,
@@ -141,11 +151,11 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
             indexes.progress(f"resolving {where}")
             packages = _debian_packages(step, index, installed, where)
             # A uv project goes into its own virtual environment: nothing below constrains it.
-            wheels, sdists = _python_pins(step, where, python, distribution, [] if venv_of(step) else below,
-                                          cache_dir)
+            wheels, sdists, platform = _python_pins(step, where, python, distribution,
+                                                    [] if venv_of(step) else below, cache_dir)
             locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
                               packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
-                              wheels=wheels, sdists=sdists)
+                              wheels=wheels, sdists=sdists, python_platform=platform)
         installed = [*installed, *packages]
         below = below if venv_of(step) else [*below, *locked.python]
         steps.append(locked)
@@ -159,6 +169,134 @@ def _locked_package(index: PackageIndex, pin: DebPin, where: str):
             return package
     raise LockError(f"{pin.name} {pin.version} is pinned but not in the locked index snapshot", where=where,
                     fix="run `nixbuild lock --update` to re-resolve against the current index")
+
+
+_TAMPERED_FIX = ("restore the lock from version control if it was edited; to pin what the mirror has "
+                 "now, run `nixbuild lock --update`")
+
+
+def _pin_problem(index: PackageIndex, pin: DebPin) -> str | None:
+    """Why ``pin`` is not an entry of ``index`` (None: it is, field for field)."""
+    same_version = [p for p in index.versions(pin.name) if p.version == pin.version]
+    if any(DebPin.of(p) == pin for p in same_version):
+        return None
+    if not same_version:
+        return f"pinned package {pin.name} {pin.version} is not in the locked index snapshot"
+    entry = DebPin.of(same_version[0])
+    fields = [f"{key} {getattr(pin, key)} in the lock, {getattr(entry, key)} in the signed index"
+              for key in ("sha256", "size", "path", "architecture", "archive")
+              if getattr(pin, key) != getattr(entry, key)]
+    return f"pinned package {pin.name} {pin.version} does not match the signed index: {'; '.join(fields)}"
+
+
+def _set_problem(pinned: list[DebPin], resolved: list, what: str) -> str | None:
+    """How ``pinned`` differs from the packages resolution gives (None: not at all)."""
+    have = {p.name: p.version for p in pinned}
+    want = {p.name: p.version for p in resolved}
+    added = sorted(n for n in have.keys() - want.keys())
+    removed = sorted(n for n in want.keys() - have.keys())
+    swapped = sorted(f"{n} {have[n]} (resolves to {want[n]})" for n in have.keys() & want.keys()
+                     if have[n] != want[n])
+    parts = ([f"added {', '.join(added)}"] if added else []) + \
+            ([f"removed {', '.join(removed)}"] if removed else []) + \
+            ([f"swapped {', '.join(swapped)}"] if swapped else [])
+    if not parts:
+        return None
+    return f"the pinned packages are not what {what} resolves to against the locked index snapshot: " + \
+        "; ".join(parts)
+
+
+def _snapshot_or_warn(indexes: _Indexes, locked: BootstrapLock | ImageLock, what: str) -> PackageIndex | None:
+    try:
+        return indexes.snapshot(locked)
+    except MirrorError as exc:
+        reason = exc.message.splitlines()[0]
+        warn(f"{what}: the index snapshot the lock records is neither cached nor reachable ({reason}); "
+             "building from the pins' own hashes without checking them against it")
+        return None
+
+
+def verify_pins(images: dict[str, Image], current: Lock, settings: Settings) -> None:
+    """Check ``current``'s Debian pins against the signed index snapshots it records (see the
+    module docstring). Raises LockError naming the first package that does not match.
+
+    A lock verified once (same lock text, same app fingerprints) is remembered in the cache
+    by hash, so an unchanged app's next builds skip the re-resolution (about 2 s)."""
+    key = hashlib.sha256(json.dumps([current.dumps(), {n: fingerprints(i) for n, i in images.items()}],
+                                    sort_keys=True).encode()).hexdigest()
+    marker = settings.cache_dir / "verified-locks" / key
+    if marker.exists():
+        return
+    indexes = _Indexes(settings, lambda _msg: None)
+    checked = [_verify_bootstrap(current.bootstrap, indexes)]
+    for name, image in images.items():
+        locked = current.images.get(name)
+        if locked is not None and locked.distribution == distribution_of(image):
+            checked.append(_verify_image(name, image, locked, indexes))
+    if all(checked):  # an unreachable snapshot is checked again next time
+        write_atomic(marker, "")
+
+
+def _verify_bootstrap(bootstrap: BootstrapLock, indexes: _Indexes) -> bool:
+    index = _snapshot_or_warn(indexes, bootstrap, "the build toolchain (lock bootstrap)")
+    if index is not None:
+        where = "lock bootstrap"
+        for pin in [bootstrap.busybox, *bootstrap.python]:
+            if (problem := _pin_problem(index, pin)) is not None:
+                raise LockError(problem, where=where, fix=_TAMPERED_FIX)
+        candidate = index.candidate(debian_slim.TOOL_BUSYBOX_PACKAGE)
+        if candidate is None or DebPin.of(candidate) != bootstrap.busybox:
+            raise LockError(f"the pinned busybox {bootstrap.busybox.name} {bootstrap.busybox.version} is not the "
+                            "snapshot's candidate", where=where, fix=_TAMPERED_FIX)
+        python = resolve(index, debian_slim.TOOL_PYTHON_PACKAGES, installed=(), recommends=False)
+        if (problem := _set_problem(bootstrap.python, python, "the toolchain Python")) is not None:
+            raise LockError(problem, where=where, fix=_TAMPERED_FIX)
+    return index is not None
+
+
+def _verify_image(name: str, image: Image, locked: ImageLock, indexes: _Indexes) -> bool:
+    """True when checked, False when the snapshot could not be had."""
+    if not any(step.packages for step in locked.steps):
+        return True
+    index = _snapshot_or_warn(indexes, locked, f"image {name!r}")
+    if index is None:
+        return False
+    wanted = dict(fingerprints(image))
+    installed: list = []
+    unchanged = True  # fingerprints chain: once one step changed, every later one did too
+    for step_lock in locked.steps:
+        in_app = step_lock.index < len(image.steps) and image.steps[step_lock.index].kind == step_lock.kind
+        where = (step_where(name, step_lock.index, image.steps[step_lock.index]) if in_app
+                 else f"image {name!r}, step {step_lock.index} {step_lock.kind}")
+        for pin in step_lock.packages:
+            if (problem := _pin_problem(index, pin)) is not None:
+                raise LockError(problem, where=where, fix=_TAMPERED_FIX)
+        unchanged = unchanged and in_app and wanted.get(step_lock.index) == step_lock.fingerprint
+        if not unchanged:
+            continue  # the app changed here: the step is re-resolved when locked
+        step = image.steps[step_lock.index]
+        resolved = _debian_packages(step, index, installed, where)
+        if (problem := _set_problem(step_lock.packages, resolved, f"step {step_lock.index}")) is not None:
+            raise LockError(problem, where=where, fix=_TAMPERED_FIX)
+        installed = [*installed, *resolved]
+    return True
+
+
+def warn_python_micro(images: dict[str, Image], current: Lock) -> None:
+    """A micro ``python_version`` ("3.11.9") is taken as given by Modal; nixbuild's Python is
+    Debian's, whose micro is the release's: say so when they differ."""
+    for name, image in images.items():
+        step, locked = base_step(image), current.images.get(name)
+        requested = step.python_version
+        if locked is None or not requested or requested.count(".") != 2 or not locked.steps:
+            continue
+        series = python_series_of(step)
+        shipped = next((p.version for p in locked.steps[0].packages if p.name == f"python{series}"), None)
+        upstream = shipped.split(":")[-1].split("-")[0] if shipped else None
+        if upstream is not None and upstream != requested:
+            warn(f"{step_where(name, 0, step)}: python_version={requested!r} is not available: Debian "
+                 f"{locked.distribution} ships Python {upstream}, which the image has (nixbuild takes "
+                 f"Python from Debian; pass python_version={series!r} to say so)")
 
 
 def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update: bool) -> BootstrapLock:

@@ -146,6 +146,12 @@ class ImageConfig(Model):
     WorkingDir: str | None = None
     Entrypoint: list[str] | None = None
     Cmd: list[str] | None = None
+    # Dockerfile LABEL / EXPOSE / VOLUME / STOPSIGNAL / USER (dockerfile_commands).
+    Labels: dict[str, str] | None = None
+    ExposedPorts: dict[str, dict] | None = None
+    Volumes: dict[str, dict] | None = None
+    StopSignal: str | None = None
+    User: str | None = None
 
 
 class ImageSpec(Model):
@@ -184,14 +190,25 @@ class ConfigState:
         self.entrypoint: list[str] | None = None
         self.cmd: list[str] | None = None
         self.shell: list[str] = ["/bin/sh", "-c"]  # Docker's default SHELL, for RUN steps
+        self.labels: dict[str, str] = {}
+        self.exposed_ports: list[str] = []
+        self.volumes: list[str] = []
+        self.stop_signal: str | None = None
+        self.user: str | None = None
 
     def set_workdir(self, path: str) -> None:
         # Docker: a relative WORKDIR is relative to the previous one.
         self.workdir = posixpath.normpath(posixpath.join(self.workdir or "/", path))
 
     def finish(self) -> ImageConfig:
-        return ImageConfig(Env=[f"{k}={v}" for k, v in self.env.items()], WorkingDir=self.workdir,
-                           Entrypoint=self.entrypoint, Cmd=self.cmd)
+        # Modal runs functions in /root (where add_local_python_source puts modules): so does
+        # the image, under any runtime, when the chain sets no working directory.
+        return ImageConfig(Env=[f"{k}={v}" for k, v in self.env.items()], WorkingDir=self.workdir or "/root",
+                           Entrypoint=self.entrypoint, Cmd=self.cmd,
+                           Labels=self.labels or None,
+                           ExposedPorts={port: {} for port in self.exposed_ports} or None,
+                           Volumes={path: {} for path in self.volumes} or None,
+                           StopSignal=self.stop_signal, User=self.user)
 
 
 def secret_var(index: int) -> str:

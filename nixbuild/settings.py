@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from nixbuild import rebuild
 from nixbuild.debian.sources import Mirrors, configured_mirrors
 
 
@@ -15,15 +16,16 @@ class Settings(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, ignored_types=(cached_property,))
 
     cache_dir: Path
-    # NIXBUILD_FORCE_BUILD=1 (Modal: MODAL_FORCE_BUILD): build every step again, pins unchanged.
+    # MODAL_FORCE_BUILD / MODAL_IGNORE_CACHE (NIXBUILD_ aliases): see nixbuild/rebuild.py.
     force_build: bool = False
+    ignore_cache: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
         cache = os.environ.get("NIXBUILD_CACHE_DIR") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nixbuild")
-        force = os.environ.get("NIXBUILD_FORCE_BUILD", "").lower() not in ("", "0", "false", "no")
-        return cls(cache_dir=Path(cache), force_build=force)
+        wanted = rebuild.from_env()
+        return cls(cache_dir=Path(cache), force_build=wanted.force_build, ignore_cache=wanted.ignore_cache)
 
     @cached_property
     def mirrors(self) -> Mirrors:

@@ -35,8 +35,12 @@ from dataclasses import dataclass
 
 from layertar import Entry, directory, from_file, run_builder, symlink, write_layer_dir
 
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
+# rootfs.py (nixbuild/oci/rootfs.py, shared with the CLI) comes as an input of its own; the
+# unit tests put its folder on sys.path themselves.
+if os.environ.get("sharedModules"):
+    sys.path.insert(0, os.environ["sharedModules"])
+import rootfs  # noqa: E402
+from rootfs import WHITEOUT  # noqa: E402
 # Mount points of the command's chroot: their contents never belong in a layer. /nix/store
 # is bound in (read-only) only for steps that install store inputs, such as wheels.
 MOUNTS = ("dev", "proc", "tmp", "nix")
@@ -59,16 +63,6 @@ def fingerprint(path: str) -> tuple:
     link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else None
     return (stat.S_IFMT(st.st_mode), st.st_mode & 0o7777, st.st_size if not stat.S_ISDIR(st.st_mode) else 0,
             st.st_mtime_ns, st.st_ino, link)
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        for top, dirs, _files in os.walk(path):
-            for d in dirs:
-                os.chmod(os.path.join(top, d), 0o700)
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
 
 
 def _forget(index: dict[str, Was], path: str) -> None:
@@ -96,52 +90,53 @@ def _decompressed(layer_tar: str):
 
 
 def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
-    """Apply one gzip layer onto ``root``, updating ``index`` (path -> tar header)."""
+    """Apply one gzip layer onto ``root``, updating ``index`` (path -> tar header).
+
+    Every member is resolved inside the root (rootfs.resolve_in_root: the image's symlinks
+    followed as a chroot would, ``..`` stopping at the root), and ``index`` is keyed by where
+    it landed, which is what ``diff`` walks: through the base's ``var/run -> /run``, a member
+    ``var/run/x`` is the file ``run/x``.
+    """
     stream, thread = _decompressed(layer_tar)
     umask = os.umask(0)  # os.open below creates files with the layer's permission bits
     try:
         made_dirs: set[str] = set()  # parents known to exist: no mkdir call per entry
         with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
-                name = posixpath.normpath(info.name.lstrip("/"))
-                if name.startswith("..") or name == ".":
+                removed = rootfs.apply_whiteout(root, info.name)
+                if removed is not None:
+                    for gone in removed:
+                        _forget(index, gone)
+                    made_dirs.clear()
                     continue
-                path = os.path.join(root, name)
-                base = posixpath.basename(name)
+                path = rootfs.resolve_in_root(root, info.name, follow=False)
+                name = rootfs.relative(root, path)
+                if not name:
+                    continue  # the root itself
                 parent = posixpath.dirname(name)
-                if base == OPAQUE:
-                    for child in os.listdir(os.path.join(root, parent)):
-                        _remove(os.path.join(root, parent, child))
-                        _forget(index, posixpath.join(parent, child))
-                    made_dirs.clear()
-                    continue
-                if base.startswith(WHITEOUT):
-                    gone = posixpath.join(parent, base[len(WHITEOUT):])
-                    _remove(os.path.join(root, gone))
-                    _forget(index, gone)
-                    made_dirs.clear()
-                    continue
                 if parent not in made_dirs:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     made_dirs.add(parent)
                 exists = name in index or os.path.lexists(path)
                 if info.isdir():
                     if exists and not (os.path.isdir(path) and not os.path.islink(path)):
-                        _remove(path)
+                        rootfs.remove(path)
                     os.makedirs(path, exist_ok=True)
                     os.chmod(path, (info.mode & SETTABLE) | 0o700)  # we must be able to write into it
                     made_dirs.add(name)
                 else:
                     if exists:
-                        _remove(path)
+                        rootfs.remove(path)
                         _forget(index, name)
                         made_dirs.clear()
                     if info.issym():
                         os.symlink(info.linkname, path)
                     elif info.islnk():
-                        os.link(os.path.join(root, posixpath.normpath(info.linkname.lstrip("/"))), path)
+                        os.link(rootfs.resolve_in_root(root, info.linkname, follow=False), path,
+                                follow_symlinks=False)
                     elif info.isreg():
-                        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, (info.mode & SETTABLE) | 0o600)
+                        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                                     (info.mode & SETTABLE) | 0o600)
                         with open(fd, "wb", closefd=True) as f:
                             shutil.copyfileobj(tar.extractfile(info), f, 1 << 20)
                         if info.mode & 0o1000:  # a sticky bit is only set by chmod
@@ -158,37 +153,45 @@ def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: 
 
 def run(root: str, spec: dict) -> None:
     busybox = os.path.join(spec["busybox"], "bin", "busybox")
-    for mount in ("dev", "proc", "tmp"):
-        os.makedirs(os.path.join(root, mount), exist_ok=True)
+    # Mount points and the working directory are image paths: resolved inside the root, so a
+    # symlink of the image never makes a mount land outside it.
+    binds: list[tuple[str, str]] = []  # (source in the sandbox, target below root)
+    for mount in ("dev", "proc"):
+        target = rootfs.resolve_in_root(root, mount)
+        os.makedirs(target, exist_ok=True)
+        binds.append(("/" + mount, target))
+    tmp = rootfs.resolve_in_root(root, "tmp")
+    os.makedirs(tmp, exist_ok=True)
     workdir = spec.get("workdir") or "/"
-    os.makedirs(os.path.join(root, workdir.lstrip("/")), exist_ok=True)
-    binds = ["/dev:dev", "/proc:proc"]
+    os.makedirs(rootfs.resolve_in_root(root, workdir), exist_ok=True)
     if spec.get("storeMount"):
-        os.makedirs(os.path.join(root, "nix", "store"), exist_ok=True)
-        binds.append("/nix/store:nix/store")
+        store = rootfs.resolve_in_root(root, "nix/store")
+        os.makedirs(store, exist_ok=True)
+        binds.append(("/nix/store", store))
     created = []
     if spec.get("network"):
         # A fixed-output build may reach the network: give the commands the sandbox's name
         # resolution, mounted over (never written into) the image's files.
         for name in NETWORK_FILES:
-            source, target = "/" + name, os.path.join(root, name)
+            source, target = "/" + name, rootfs.resolve_in_root(root, name)
             if os.path.exists(source):
                 if not os.path.lexists(target):
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
                     open(target, "w").close()
                     created.append(target)
-                binds.append(f"{source}:{name}")
+                binds.append((source, target))
     # Runs as fake root inside the new namespaces: bind what the commands need, give them
     # their own /tmp, enter the chroot and the working directory, run the command.
-    mounts = " && ".join(f'"$bb" mount --rbind {shlex.quote(b.split(":")[0])} "$root/{b.split(":")[1]}"'
-                         for b in binds)
+    mounts = " && ".join(f'"$bb" mount --rbind {shlex.quote(source)} {shlex.quote(target)}'
+                         for source, target in binds)
     enter = ('bb=$1 root=$2 workdir=$3; shift 3; '
-             f'{mounts} && "$bb" mount -t tmpfs tmpfs "$root/tmp" && '
+             f'{mounts} && "$bb" mount -t tmpfs tmpfs {shlex.quote(tmp)} && '
              'exec "$bb" chroot "$root" /bin/sh -c \'cd "$0" && exec "$@"\' "$workdir" "$@"')
     env = dict(item.split("=", 1) for item in spec["env"])
     env.setdefault("HOME", "/root")
     if spec.get("secretVar"):
         carried = os.environ.get(spec["secretVar"])
-        if carried is None:
+        if not carried:  # unset, or empty as a Nix daemon gives an impure variable it lacks
             sys.exit(f"nixbuild: this step uses secrets, and none were given to the build "
                      f"(${spec['secretVar']}): build it with `nixbuild build`")
         env.update(json.loads(carried))  # never printed: the log is kept in the store's log dir

@@ -37,6 +37,7 @@ from nixbuild.api.gpu import parse_gpu, parse_gpu_choices
 from nixbuild.api.ignore import AUTO_DOCKERIGNORE, NON_PYTHON_FILES, to_ignore_spec
 from nixbuild.api.python_version import local_python_version
 from nixbuild.api.secret import Secret, check_secrets, validate_env_dict
+from nixbuild.warn import warn
 from nixbuild.api.volume import validate_network_file_systems, validate_volumes
 from nixbuild.errors import InvalidError
 
@@ -87,13 +88,30 @@ def _step_env(env: Any) -> dict[str, str]:
 
 
 def _layer_options(*, force_build: bool, env: Any, secrets: Any, gpu: Any, inherited: bool = False) -> dict[str, Any]:
-    """``force_build``/``env``/``secrets``/``gpu`` of a layer-building step, checked as Modal does."""
+    """``force_build``/``env``/``secrets``/``gpu`` of a layer-building step, checked as Modal does.
+
+    ``env=`` is what Modal makes of it: a ``Secret.from_dict(env)`` appended after ``secrets``,
+    so its values take the secrets' one road to the step (never a field of the model, so never
+    the lock, the spec, a derivation or the image history, which name its keys only).
+    """
+    values = _step_env(env)
+    checked = check_secrets(secrets)
     return {
         "force_build": inherited or bool(force_build),
-        "env": _step_env(env),
-        "secrets": check_secrets(secrets),
+        "secrets": (*checked, Secret.from_dict(values)) if values else checked,
         "gpu": parse_gpu(gpu),
     }
+
+
+def _warn_ignored(method: str, reason: str, **given: Any) -> None:
+    """One warning per parameter given a value that nixbuild cannot honour on this step."""
+    for name, value in given.items():
+        if value is not None and value != {} and value != [] and value != ():
+            warn(f"Image.{method}: {name}={value!r} is ignored: {reason}")
+
+
+_UV_REASON = ("nixbuild resolves with its own pinned uv and installs with pypa's installer; /.uv/uv is "
+              "the image's uv (debian_slim's, pinned in the lock)")
 
 
 def _pip_options(find_links: Any, index_url: Any, extra_index_url: Any, pre: Any, extra_options: Any) -> dict[str, Any]:
@@ -280,6 +298,14 @@ class Image:
         pkgs = flatten_str_args("apt_install", "packages", packages)
         if not pkgs:
             return self
+        # Packages are resolved at lock time and unpacked in the sandbox; no command runs.
+        reason = ("nixbuild runs no command for apt_install (packages are resolved at lock time and unpacked; "
+                  "maintainer scripts do not run), so nothing could use it")
+        if env:  # keys only: values are secrets
+            warn(f"Image.apt_install: env= (keys {', '.join(sorted(map(str, env)))}) is ignored: {reason}")
+        if secrets:
+            warn(f"Image.apt_install: secrets= ({len(list(secrets))} given) is ignored: {reason}")
+        _warn_ignored("apt_install", reason, gpu=gpu)
         return self._then(
             _make(
                 s.AptInstall,
@@ -431,6 +457,7 @@ class Image:
         if not pkgs and not reqs:
             return self
         reject_option_packages("uv_pip_install", pkgs)
+        _warn_ignored("uv_pip_install", _UV_REASON, uv_version=uv_version)
         return self._then(
             _make(
                 s.UvPipInstall,
@@ -492,6 +519,7 @@ class Image:
     ) -> Image:
         """``uv sync`` a local uv project's dependencies into ``/.uv/.venv``."""
         options = self._options(force_build, env, secrets, gpu)
+        _warn_ignored("uv_sync", _UV_REASON, uv_version=uv_version)
         return self._then(
             _make(
                 s.UvSync,
@@ -651,6 +679,10 @@ class Image:
             include_source=include_source,
         )
         step._function = function
+        _warn_ignored("run_function", "a build step runs without resource or time limits under nix-build",
+                      cpu=cpu, memory=memory, timeout=None if timeout == 60 * 60 else timeout)
+        _warn_ignored("run_function", "nixbuild builds on this machine (or your Nix builders)",
+                      cloud=cloud, region=region)
         return self._then(step)
 
     # -----------------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ from nixbuild.api.model import FrozenModel
 from nixbuild.errors import InvalidError
 
 SECRETS_DIR_ENV = "NIXBUILD_SECRETS_DIR"
-DEFAULT_SECRETS_DIR = Path(".nixbuild") / "secrets"
+# nixbuild's own folder beside an app (outputs) and in the build's cwd (secrets): never part of
+# a local tree or a build context (nixbuild.local.context).
+NIXBUILD_DIR = ".nixbuild"
+DEFAULT_SECRETS_DIR = Path(NIXBUILD_DIR) / "secrets"
 
 ENV_DICT_WRONG_TYPE_ERR = "the env_dict argument to Secret has to be a dict[str, Union[str, None]]"
 

@@ -36,8 +36,10 @@ class _Step(FrozenModel):
 class _BuildOptions(_Step):
     """What every layer-building step accepts in Modal.
 
-    ``env`` is the step-scoped environment (Modal's ``env=``, ``None`` values dropped): set only
-    while this step builds, never persisted in the image, unlike the ``env`` step.
+    The user's ``env=`` is not kept here: as in Modal it becomes a ``Secret.from_dict`` at the
+    end of ``secrets`` (see :func:`nixbuild.api.image._layer_options`), so its values are never
+    stored. ``env`` holds only what nixbuild itself sets for one step and may store (the
+    Dockerfile ``ARG`` values in scope of a translated ``RUN``, which Docker records too).
     """
 
     force_build: bool = False
@@ -325,6 +327,20 @@ class Shell(_Step):
     force_build: bool = False
 
 
+class ImageMetadata(_Step):
+    """Config-only Dockerfile instructions (``LABEL``, ``EXPOSE``, ``VOLUME``, ``STOPSIGNAL``,
+    ``USER`` in ``dockerfile_commands``): no layer, only the OCI config's ``Labels``,
+    ``ExposedPorts`` (``"80/tcp"``), ``Volumes``, ``StopSignal`` and ``User``. Set fields
+    override (labels merge), as each Docker instruction does."""
+
+    kind: Literal["image_metadata"] = "image_metadata"
+    labels: dict[str, str] = Field(default_factory=dict)
+    exposed_ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    stop_signal: str | None = None
+    user: str | None = None
+
+
 Step = Annotated[
     DebianSlim
     | Micromamba
@@ -350,7 +366,8 @@ Step = Annotated[
     | Workdir
     | Entrypoint
     | Cmd
-    | Shell,
+    | Shell
+    | ImageMetadata,
     Field(discriminator="kind"),
 ]
 

@@ -21,6 +21,10 @@ from nixbuild.errors import MirrorError, ToolMissing
 from .control import parse_paragraph
 
 KEYRING_ENV = "NIXBUILD_DEBIAN_KEYRING"
+# gpgv status keywords that make apt refuse a signed file, whatever else it reports: a bad
+# signature, a signature by an expired or revoked key, one gpgv could not check (ERRSIG), or
+# one by a key the keyring lacks (NO_PUBKEY).
+REJECTING_STATUS = ("BADSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "NO_PUBKEY")
 DEFAULT_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 
@@ -54,8 +58,8 @@ def archive_keyring() -> Path:
 def verify_signed(data: bytes, *, url: str, keyring: Path | None = None) -> str:
     """Check the inline signature of ``data`` with gpgv and return the signed text.
 
-    Accepted like apt does: at least one valid signature by a key of the keyring and no bad
-    one (signatures by keys the keyring lacks, e.g. a newer release's key, are ignored).
+    Accepted like apt does: at least one valid signature by a key of the keyring and none of
+    :data:`REJECTING_STATUS` (see :func:`signature_problems`).
     """
     keyring = keyring or archive_keyring()
     gpgv = shutil.which("gpgv")
@@ -75,25 +79,36 @@ def verify_signed(data: bytes, *, url: str, keyring: Path | None = None) -> str:
         capture_output=True,
         check=False,
     )
-    status = [
-        line.split()[1]
-        for line in result.stderr.decode(errors="replace").splitlines()
-        if line.startswith("[GNUPG:] ") and len(line.split()) > 1
-    ]
-    if "BADSIG" in status or "VALIDSIG" not in status:
-        messages = [
-            line
-            for line in result.stderr.decode(errors="replace").strip().splitlines()
-            if not line.startswith("[GNUPG:]")
-        ]
+    output = result.stderr.decode(errors="replace").splitlines()
+    problems = signature_problems(output)
+    if problems:
+        messages = [line for line in output if line.strip() and not line.startswith("[GNUPG:]")]
         raise MirrorError(
             f"{url}: the signature does not verify against {keyring} "
-            f"({'; '.join(messages) or 'no valid signature'})",
+            f"({'; '.join(problems + messages)})",
             fix="the mirror may be serving altered or truncated files: retry, or point "
             "NIXBUILD_DEBIAN_MIRROR / NIXBUILD_DEBIAN_SECURITY_MIRROR at another mirror "
             f"(or {KEYRING_ENV} at a newer keyring if the archive rotated its keys)",
         )
     return result.stdout.decode()
+
+
+def signature_problems(output: list[str]) -> list[str]:
+    """What makes gpgv's ``--status-fd`` ``output`` unacceptable (empty: accepted): each
+    rejecting status line (with its key id), or the lack of any valid signature."""
+    problems = []
+    valid = False
+    for line in output:
+        words = line.split()
+        if len(words) < 2 or words[0] != "[GNUPG:]":
+            continue
+        if words[1] in REJECTING_STATUS:
+            problems.append(" ".join(words[1:3]))
+        elif words[1] == "VALIDSIG":
+            valid = True
+    if not valid and not problems:
+        problems.append("no valid signature")
+    return problems
 
 
 def parse_release(text: str, *, url: str) -> Release:

@@ -7,6 +7,9 @@ its selection rules:
 * only regular files are taken (empty directories vanish); a symlink to a file is followed and
   its target's contents and permission bits are used; a symlink to a directory is not entered
   (Modal walks with ``os.walk``, which does not follow them), and broken links are dropped;
+* a directory's tree never reaches out of it or into ``.nixbuild/`` (:mod:`nixbuild.local.context`):
+  a link to a file outside the directory is refused, naming it, and ``.nixbuild/`` is left out
+  whatever the ignore rule says (nor may ``add_local_file``/``add_local_dir`` name a path in it);
 * ``add_local_dir`` applies its ignore rule to paths relative to the directory, and a directory
   the rule ignores outright (``node_modules``, ``.venv``) is not even read;
 * ``add_local_python_source`` finds each module with ``importlib.util.find_spec``: a package's
@@ -31,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 from nixbuild.api.steps import AddLocalDir, AddLocalFile, AddLocalPythonSource
 from nixbuild.errors import InvalidError, NixbuildError
+from nixbuild.local.context import is_private, link_outside, private_path, real_relative
 from nixbuild.local.patterns import ignore_predicate, pattern_matcher
 
 # Modal refuses to mount a module whose distribution ships compiled or assembly code.
@@ -96,6 +100,7 @@ def _local_file(step: AddLocalFile, cwd: Path) -> LocalFile:
     path = cwd / step.local_path
     if not path.exists():
         raise _missing(path)
+    _refuse_private(path)
     if not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file"
         raise InvalidError(f"local path {path} is {kind}", fix="use add_local_dir() for a directory")
@@ -108,7 +113,14 @@ def _local_dir(step: AddLocalDir, cwd: Path) -> list[LocalFile]:
         raise _missing(path)
     if not path.is_dir():
         raise InvalidError(f"local path {path} is not a directory", fix="use add_local_file() for a single file")
+    _refuse_private(path)
     return list(_tree(path, _remote(step.remote_path), step.ignore, cwd))
+
+
+def _refuse_private(path: Path) -> None:
+    """A path the user names that is (or leads, through links) into a ``.nixbuild`` folder."""
+    if is_private(path.absolute().as_posix()) or is_private(path.resolve().as_posix()):
+        raise private_path(path)
 
 
 def _tree(top: Path, remote: PurePosixPath, ignore: object, cwd: Path) -> Iterator[LocalFile]:
@@ -120,9 +132,15 @@ def _tree(top: Path, remote: PurePosixPath, ignore: object, cwd: Path) -> Iterat
         ignored, prune = _callable_predicate(ignore, cwd), _never
     top = top.resolve()  # so plain files below it need no resolving of their own
     base = str(remote).rstrip("/")
-    for rel, entry in _walk(top, "", prune):
-        if ignored(rel):
+    for rel, entry in _walk(top, "", lambda rel: is_private(rel) or prune(rel)):
+        if is_private(rel) or ignored(rel):
             continue
+        if entry.is_symlink():
+            inside = real_relative(entry.path, top)
+            if inside is None:
+                raise link_outside(rel, top)
+            if is_private(inside):
+                continue
         try:
             yield _file_entry(f"{base}/{rel}", Path(entry.path), entry)
         except FileNotFoundError:

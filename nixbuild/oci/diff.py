@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nixbuild.errors import CheckError
-from nixbuild.oci.layout import Descriptor, History, LayerEntry, OciLayout, compression_of
+from nixbuild.oci.layout import Descriptor, History, LayerEntry, OciLayout, compression_of, entry_of
 
 MAX_FILES = 50
 _MAX_FIELDS = 50
@@ -567,20 +568,39 @@ def _layer_lines(layer: LayerDiff, total: int | None) -> list[str]:
             f"{layer.entries_a} entries in a, {layer.entries_b} in b"
         )
     lines += [f"    {note}" for note in layer.notes]
-    for file in layer.files:
-        if file.change == "changed":
-            fields = "; ".join(
-                f"{c.field} {_show_field(c.field, c.a)} != {_show_field(c.field, c.b)}"
-                for c in file.fields
-            )
-            lines.append(f"    ~ {file.path}: {fields}")
-        else:
-            mark = "+" if file.change == "added" else "-"
-            size = f", {file.size} bytes" if file.type.startswith("file") else ""
-            lines.append(f"    {mark} {file.path} ({file.change}: {file.type}{size})")
+    lines += file_lines(layer.files, "    ")
     if layer.files_omitted:
         lines.append(f"    ... and {layer.files_omitted} more")
     if layer.order:
         prefix = "same entries, only " if not layer.files else ""
         lines.append(f"    {prefix}{layer.order}")
     return lines
+
+
+def file_lines(files: list[FileDiff], indent: str) -> list[str]:
+    """One line per differing path: ``~`` changed (with the fields), ``+`` added, ``-`` removed."""
+    lines = []
+    for file in files:
+        if file.change == "changed":
+            fields = "; ".join(
+                f"{c.field} {_show_field(c.field, c.a)} != {_show_field(c.field, c.b)}"
+                for c in file.fields
+            )
+            lines.append(f"{indent}~ {file.path}: {fields}")
+        else:
+            mark = "+" if file.change == "added" else "-"
+            size = f", {file.size} bytes" if file.type.startswith("file") else ""
+            lines.append(f"{indent}{mark} {file.path} ({file.change}: {file.type}{size})")
+    return lines
+
+
+def compare_tars(a: Path, b: Path) -> list[FileDiff]:
+    """The paths that differ between two layer tarballs (any compression ``tarfile`` reads),
+    sorted by path: how a re-run network step's fresh layer differs from the pinned one."""
+
+    def entries(path: Path) -> list[LayerEntry]:
+        with tarfile.open(path, "r:*") as tar:
+            return [entry_of(info, tar.extractfile(info) if info.isfile() else None) for info in tar]
+
+    files, _order = _compare_entries(entries(a), entries(b))
+    return files

@@ -3,10 +3,17 @@
 The image is unpacked once per manifest digest into the cache (layers applied in order, OCI
 whiteouts honoured, owners kept when we are root). A command runs in a bubblewrap sandbox whose
 root is that tree, mounted read-only so that no run changes what the next one sees (like
-``docker run --read-only``): writable tmpfs on /tmp, /run and /var/tmp, its own PID namespace,
-fresh /proc and /dev, the host's network and DNS configuration, and the image's Env, WorkingDir
-and Entrypoint. ``writable=True`` gives the command a private read-write copy of the tree
-instead, thrown away afterwards.
+``docker run --read-only``): writable tmpfs on /tmp, /run and /var/tmp, fresh /proc and /dev,
+and the image's Env, WorkingDir and Entrypoint. It is a container, not a root shell: always a
+user namespace (uid 0 inside, no capability over the host even when nixbuild runs as root),
+its own PID, IPC, UTS and network namespaces (no network but loopback unless
+``network="host"``, Docker's word, which also brings the host's DNS configuration), a new
+session, and it dies with nixbuild. ``writable=True`` gives the command a private read-write
+copy of the tree instead, thrown away afterwards (the image's own /tmp and /run, as a plain
+``docker run``).
+
+Every path of the image is resolved inside the unpacked root (``rootfs``), never through the
+host's view of the image's symlinks.
 """
 
 from __future__ import annotations
@@ -21,52 +28,34 @@ from pathlib import Path
 from nixbuild.errors import NixbuildError
 from nixbuild.tools.nixcmd import require
 from nixbuild.oci.layout import OciLayout
-
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _inside(root: Path, name: str) -> Path:
-    if ".." in Path(name).parts:
-        raise NixbuildError(f"layer member {name!r} escapes the image root")
-    return root / name.lstrip("/")
+from nixbuild.oci.rootfs import apply_whiteout, relative, remove, resolve_in_root
 
 
 def apply_layer(root: Path, members) -> None:
-    """Apply one layer's tar members onto ``root``."""
+    """Apply one layer's tar members onto ``root``, every path resolved inside it (rootfs)."""
     as_root = os.geteuid() == 0
-    directories: list[tuple[Path, tarfile.TarInfo]] = []
+    directories: list[tuple[str, tarfile.TarInfo]] = []
     for info, content in members:
-        path = _inside(root, info.name)
-        base = path.name
-        if base == OPAQUE:
-            for child in path.parent.iterdir():
-                _remove(child)
+        if apply_whiteout(root, info.name) is not None:
             continue
-        if base.startswith(WHITEOUT):
-            _remove(path.with_name(base[len(WHITEOUT):]))
-            continue
+        path = resolve_in_root(root, info.name, follow=False)
+        if not relative(root, path):
+            continue  # the root itself: its mode is set once unpacked
         if info.isdir():
-            if path.is_symlink() or (path.exists() and not path.is_dir()):
-                _remove(path)
-            path.mkdir(parents=True, exist_ok=True)
+            if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+                remove(path)
+            os.makedirs(path, exist_ok=True)
             directories.append((path, info))
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        remove(path)
         if info.issym():
             os.symlink(info.linkname, path)
         elif info.islnk():
-            os.link(_inside(root, info.linkname), path)
+            os.link(resolve_in_root(root, info.linkname, follow=False), path, follow_symlinks=False)
         elif info.isreg():
-            with open(path, "wb") as f:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with open(fd, "wb") as f:
                 shutil.copyfileobj(content, f)
         else:
             continue  # devices and fifos: bubblewrap provides /dev
@@ -101,8 +90,40 @@ def unpack(layout: OciLayout, cache: Path) -> Path:
     return target
 
 
-def command_line(layout: OciLayout, root: Path, argv: list[str], *, writable: bool = False) -> list[str]:
-    """The bubblewrap command that runs ``argv`` (or the image's default) in ``root``."""
+NETWORKS = ("none", "host")
+# The image's own /etc/hosts is hidden by this one when there is no network (as Docker writes
+# one): localhost resolves, and nothing of the host's names shows.
+LOOPBACK_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+def _in_image(root: Path, path: str) -> str:
+    """``path`` as the image sees it, its symlinks followed inside the image (bubblewrap
+    would follow them on the host while it sets up the mounts)."""
+    return "/" + relative(root, resolve_in_root(root, path))
+
+
+def _loopback_hosts(cache: Path) -> Path:
+    path = cache / "run" / "hosts"
+    if not path.exists() or path.read_text() != LOOPBACK_HOSTS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as f:
+            f.write(LOOPBACK_HOSTS)
+        os.chmod(f.name, 0o644)
+        os.replace(f.name, path)
+    return path
+
+
+def command_line(layout: OciLayout, root: Path, argv: list[str], cache: Path, *, writable: bool = False,
+                 network: str = "none") -> list[str]:
+    """The bubblewrap command that runs ``argv`` (or the image's default) in ``root``.
+
+    Always a user namespace (uid 0 inside, no capability over the host, also when nixbuild
+    runs as root), new PID, IPC, UTS and network namespaces (``network="host"`` keeps the
+    host's network), a new session (no access to the terminal's job control) and a child
+    that dies with nixbuild.
+    """
+    if network not in NETWORKS:
+        raise NixbuildError(f"unknown network {network!r}", fix="use --network none (the default) or --network host")
     config = layout.config(layout.manifest()).config
     entrypoint = list(config.entrypoint or []) if config else []
     cmd = argv or (list(config.cmd or []) if config else [])
@@ -111,16 +132,23 @@ def command_line(layout: OciLayout, root: Path, argv: list[str], *, writable: bo
         raise NixbuildError("the image has no Entrypoint or Cmd and no command was given",
                             fix="pass a command: nixbuild run APP -- CMD ...")
     bwrap = [require("bwrap", "bubblewrap"), "--bind" if writable else "--ro-bind", str(root), "/",
-             "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-             "--die-with-parent", "--clearenv"]
-    for scratch in ("/tmp", "/run", "/var/tmp"):
-        bwrap += ["--tmpfs", scratch]
-    if os.geteuid() != 0:
-        bwrap += ["--unshare-user", "--uid", "0", "--gid", "0"]
-    for host_file in ("/etc/resolv.conf", "/etc/hosts"):
+             "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--uid", "0", "--gid", "0",
+             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent",
+             "--clearenv"]
+    if network == "none":
+        bwrap.append("--unshare-net")
+    if not writable:
+        # A read-only root: scratch space where programs expect to write (as podman --read-only).
+        for scratch in ("/tmp", "/run", "/var/tmp"):
+            if (root / _in_image(root, scratch).lstrip("/")).is_dir():
+                bwrap += ["--tmpfs", _in_image(root, scratch)]
+    name_files = {"/etc/resolv.conf": Path("/etc/resolv.conf"), "/etc/hosts": Path("/etc/hosts")} \
+        if network == "host" else {"/etc/hosts": _loopback_hosts(cache)}
+    for dest, source in name_files.items():
+        target = _in_image(root, dest)
         # A read-only root cannot grow the mount point, so only files the image has are replaced.
-        if os.path.exists(host_file) and (writable or (root / host_file.lstrip("/")).exists()):
-            bwrap += ["--ro-bind", host_file, host_file]
+        if source.exists() and (writable or (root / target.lstrip("/")).is_file()):
+            bwrap += ["--ro-bind", str(source), target]
     for item in (config.env if config else None) or []:
         key, _, value = item.partition("=")
         bwrap += ["--setenv", key, value]
@@ -128,16 +156,16 @@ def command_line(layout: OciLayout, root: Path, argv: list[str], *, writable: bo
     return bwrap + ["--"] + program
 
 
-def run(layout: OciLayout, argv: list[str], cache: Path, *, writable: bool = False) -> int:
+def run(layout: OciLayout, argv: list[str], cache: Path, *, writable: bool = False, network: str = "none") -> int:
     root = unpack(layout, cache)
     config = layout.config(layout.manifest()).config
     workdir = config.working_dir if config else None
     if workdir:
-        # As runc does at container start: a WorkingDir the image lacks is created.
-        (root / workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        # As runc does at container start: a WorkingDir the image lacks is created (inside it).
+        os.makedirs(resolve_in_root(root, workdir), exist_ok=True)
     if not writable:
-        return subprocess.call(command_line(layout, root, argv))
+        return subprocess.call(command_line(layout, root, argv, cache, network=network))
     with tempfile.TemporaryDirectory(prefix="run-", dir=cache) as scratch:
         copy = Path(scratch) / "root"
         shutil.copytree(root, copy, symlinks=True)
-        return subprocess.call(command_line(layout, copy, argv, writable=True))
+        return subprocess.call(command_line(layout, copy, argv, cache, writable=True, network=network))

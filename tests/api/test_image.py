@@ -153,10 +153,17 @@ def test_local_paths_are_stored_as_given():
     assert image.steps[3].uv_project_dir == "./"
 
 
-def test_step_env_drops_none_values_and_is_not_a_persisted_env_step():
-    step = Image.debian_slim().run_commands("make", env={"CC": "gcc", "UNSET": None}).steps[-1]
-    assert step.env == {"CC": "gcc"}
+def test_step_env_is_a_secret_after_the_step_secrets_as_in_modal():
+    given = Secret.from_name("api")
+    step = Image.debian_slim().run_commands("make", env={"CC": "gcc", "UNSET": None}, secrets=[given]).steps[-1]
     assert isinstance(step, steps.RunCommands)
+    assert step.env == {}  # nothing of env= is a field, so nothing of it is serialized
+    assert step.secrets[0] is given
+    assert step.secrets[1].model_dump() == {"kind": "dict", "keys": ("CC",)}
+    assert step.secrets[1].resolve() == {"CC": "gcc"}
+    assert "gcc" not in step.model_dump_json() + steps.describe_step(step)
+    assert "CC" in steps.describe_step(step)  # the history line names the key
+    assert Image.debian_slim().run_commands("make", env={}).steps[-1].secrets == ()
 
 
 def test_registry_constructors_record_the_auth_kind():

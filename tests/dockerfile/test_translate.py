@@ -23,6 +23,7 @@ from nixbuild.api.steps import (
 )
 from nixbuild.dockerfile import translate
 from nixbuild.errors import InvalidError
+from nixbuild.warn import NixbuildWarning
 from nixbuild.local.files import files_for_step
 
 WHERE = "image 'web', step 1 dockerfile_commands"
@@ -181,16 +182,13 @@ def test_shell_needs_json():
 # --- ignored and refused instructions --------------------------------------------------------
 
 
-def test_metadata_instructions_are_ignored():
-    steps = tr("LABEL a=b", "EXPOSE 80", "VOLUME /data", "STOPSIGNAL SIGTERM",
-               "HEALTHCHECK CMD test -e /ready || exit 1", "ONBUILD RUN x", "MAINTAINER me", "RUN ok")
+def test_metadata_instructions_without_a_config_key_warn():
+    with pytest.warns(NixbuildWarning) as caught:
+        steps = tr("HEALTHCHECK CMD test -e /ready || exit 1", "ONBUILD RUN x", "MAINTAINER me", "RUN ok")
     assert steps == [RunCommands(commands=("ok",))]
-
-
-def test_user_refused():
-    err = error("RUN ok", "USER nobody")
-    assert err.message == "USER is not supported by nixbuild yet"
-    assert "line 2" in err.where
+    messages = [str(w.message) for w in caught]
+    assert [m.split(": ")[2].split()[0] for m in messages] == ["HEALTHCHECK", "ONBUILD", "MAINTAINER"]
+    assert all(m.startswith(WHERE) and "is ignored" in m for m in messages)
 
 
 def test_from_refused():

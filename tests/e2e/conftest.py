@@ -56,6 +56,18 @@ def quickstart(tmp_path_factory, cli) -> dict:
     return {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
 
 
+@pytest.fixture(scope="session")
+def trixie(tmp_path_factory, cli) -> dict:
+    """The Python 3.13 (Debian trixie) image of tests/fixtures/apps/trixie.py, locked and built
+    once per session. Every test that needs a trixie image uses this one, so the trixie base
+    is built once per run."""
+    app = tmp_path_factory.mktemp("trixie") / "app.py"
+    shutil.copy(ROOT / "tests" / "fixtures" / "apps" / "trixie.py", app)
+    built = cli.json("build", app)
+    assert len(built) == 1
+    return {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

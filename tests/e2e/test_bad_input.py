@@ -85,8 +85,9 @@ def test_deb_bytes_not_matching_the_lock(quickstart, cli, tmp_path):
     jq["sha256"] = "0" * 64
     (app.parent / "nixbuild.lock").write_text(json.dumps(lock))
     proc = cli("build", app, ok=False)
-    assert proc.returncode == 6, proc.stderr
-    assert "jq" in proc.stderr and "do not match the lock" in proc.stderr
+    # Caught before anything downloads: the pin is not the signed index's (issue 9 part 6).
+    assert proc.returncode == 5, proc.stderr
+    assert "pinned package jq" in proc.stderr and "does not match the signed index" in proc.stderr
     assert "step 1 apt_install" in proc.stderr
     assert not (app.parent / ".nixbuild" / "image").exists()
 

@@ -78,16 +78,17 @@ def test_add_local_dir_takes_regular_files_only(tmp_path):
     write(src / "a.txt")
     write(src / "sub" / "deep" / "b.py", mode=0o755)
     (src / "empty" / "nested").mkdir(parents=True)
-    outside = write(tmp_path / "outside.txt", "o", 0o640)
-    (src / "linked.txt").symlink_to(outside)
+    target = write(src / "real" / "r.txt", "o", 0o640)
+    (src / "linked.txt").symlink_to("real/r.txt")  # inside the directory: followed, as Modal does
     (src / "linked_dir").symlink_to(src / "sub")  # os.walk (Modal) does not enter it
+    (src / "linked_out").symlink_to(tmp_path)  # nor one that leads out (never followed)
     (src / "broken").symlink_to(tmp_path / "missing")
     os.mkfifo(src / "fifo")
 
     files = local_dir(tmp_path, "src", "/app/")
-    assert remotes(files) == ["/app/a.txt", "/app/linked.txt", "/app/sub/deep/b.py"]
-    assert files[1] == LocalFile(remote="/app/linked.txt", source=outside, mode=0o640)
-    assert files[2].mode == 0o755
+    assert remotes(files) == ["/app/a.txt", "/app/linked.txt", "/app/real/r.txt", "/app/sub/deep/b.py"]
+    assert files[1] == LocalFile(remote="/app/linked.txt", source=target, mode=0o640)
+    assert files[3].mode == 0o755
 
 
 def test_add_local_dir_expands_home_and_normalises_remote(tmp_path, monkeypatch):

@@ -80,3 +80,18 @@ def test_diff_is_new_changed_and_removed_paths_with_lower_metadata(tmp_path):
 def test_an_unchanged_tree_is_an_empty_layer(tmp_path):
     root, _, before = unpacked(tmp_path)
     assert run_layer.diff(str(root), before) == {}
+
+
+def test_unpack_keeps_hostile_layers_inside_the_root_and_indexes_where_they_landed(tmp_path):
+    from oci.hostile import check, write_layers
+
+    root, host, layers = write_layers(tmp_path)
+    headers = {}
+    for layer in layers:
+        run_layer.unpack(layer, str(root), headers, EPOCH)
+    check(root, host)
+    # The index is keyed by where a member landed, which is what diff walks.
+    assert "run/x.cfg" in headers and "var/run/x.cfg" not in headers
+    before = {p: run_layer.Was(info, run_layer.fingerprint(str(root / p)))
+              for p, info in headers.items() if os.path.lexists(root / p)}
+    assert "run/x.cfg" not in run_layer.diff(str(root), before)

@@ -1,0 +1,1 @@
+"""What nixbuild keeps in the Nix store and its cache: its own GC roots, and reclaiming them."""

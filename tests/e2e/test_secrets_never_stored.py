@@ -1,0 +1,107 @@
+"""secrets=, env= and add_local_dir(".") in one app: the values reach their step and nothing else.
+
+After a real build, every file of the image's closure and of its derivations' closure (every
+.drv the build wrote), every layer (gunzipped), the spec (`nixbuild plan` and the spec cache),
+the lock and the logs (the CLI's stdout/stderr, `nix-store --read-log` of the step) are searched
+for each value. The step writes the sha256 of each value into the image, so the test fails if
+the values were simply dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+
+from nixbuild.oci.layout import OciLayout
+
+APP = """\
+import os
+import nixbuild
+
+image = (nixbuild.Image.debian_slim(python_version='3.11')
+         .run_commands("printf %s \\"$API_TOKEN\\" | sha256sum | cut -d' ' -f1 > /opt/secret.sha256",
+                       "printf %s \\"$STEP_ONLY\\" | sha256sum | cut -d' ' -f1 > /opt/env.sha256",
+                       secrets=[nixbuild.Secret.from_name('api')],
+                       env={'STEP_ONLY': os.environ['E2E_STEP_VALUE']})  # the value is not in this file
+         .add_local_dir('.', '/app', copy=True, ignore=['nixbuild.lock', 'plan']))
+"""
+
+
+def nix_lines(*args: str) -> list[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, check=True).stdout.split()
+
+
+def grep(paths: list[str], needles: list[str]) -> list[str]:
+    """Files under ``paths`` (links not followed) holding any needle: grep, fast on a closure."""
+    proc = subprocess.run(["grep", "-rlF", *(f"-e{n}" for n in needles), "--", *paths],
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.stdout.split()
+
+
+def layers(image: str) -> dict[str, bytes]:
+    """Every file of every layer, by path (gunzipped and unpacked)."""
+    layout = OciLayout(image)
+    files: dict[str, bytes] = {}
+    for layer in layout.manifest(layout.manifest_descriptor()).layers:
+        blob = gzip.decompress((Path(image) / "blobs" / "sha256" / layer.digest.split(":")[1]).read_bytes())
+        files[f"layer {layer.digest}"] = blob
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    files[member.name] = tar.extractfile(member).read()
+    return files
+
+
+def test_secret_and_env_values_reach_the_step_and_are_never_stored(cli, tmp_path):
+    secret_value, env_value = f"sec-{uuid.uuid4().hex}", f"env-{uuid.uuid4().hex}"
+    needles = [secret_value, env_value]
+    (tmp_path / ".nixbuild" / "secrets").mkdir(parents=True)
+    (tmp_path / ".nixbuild" / "secrets" / "api.env").write_text(f"API_TOKEN={secret_value}\n")
+    (tmp_path / "app.py").write_text(APP)
+    env = {"E2E_STEP_VALUE": env_value}
+
+    build = cli("build", "app.py", "--json", cwd=tmp_path, env=env)
+    image = json.loads(build.stdout)[0]["store_path"]
+    plan = cli("plan", "app.py", "-o", "plan", cwd=tmp_path, env=env)
+
+    # The values did reach the step: it wrote their hashes into the image.
+    files = layers(image)
+    assert files["opt/secret.sha256"].decode().strip() == hashlib.sha256(secret_value.encode()).hexdigest()
+    assert files["opt/env.sha256"].decode().strip() == hashlib.sha256(env_value.encode()).hexdigest()
+    assert "app/app.py" in files
+    assert not [name for name in files if ".nixbuild" in name]  # the secrets folder never enters a tree
+
+    # ... and nowhere else: layers, the store, every .drv, the spec, the lock, the logs.
+    assert [name for name, data in files.items() if any(n.encode() in data for n in needles)] == []
+    derivers = nix_lines("nix-store", "-qd", image, *nix_lines("nix-store", "-qR", image))
+    derivers = [d for d in derivers if d.endswith(".drv")]
+    drv_closure = nix_lines("nix-store", "-qR", *derivers)
+    assert len([p for p in drv_closure if p.endswith(".drv")]) > 10
+    assert grep(nix_lines("nix-store", "-qR", image) + drv_closure, needles) == []
+    step_drv = next(d for d in derivers if "-layer-2-1-run_commands" in d)
+    step_log = subprocess.run(["nix-store", "--read-log", step_drv], capture_output=True, text=True, check=True)
+    assert "nixbuild: RUN [2/2]" in step_log.stdout + step_log.stderr  # the log that was searched is there
+    specs = Path.home() / ".cache" / "nixbuild" / "specs"
+    assert grep([str(tmp_path / "plan"), str(tmp_path / "nixbuild.lock"), *([str(specs)] if specs.exists() else [])],
+                needles) == []
+    logs = build.stdout + build.stderr + plan.stdout + plan.stderr + step_log.stdout + step_log.stderr
+    assert not [n for n in needles if n in logs]
+
+    # The history names the env= key, never its value.
+    layout = OciLayout(image)
+    config = layout.config(layout.manifest(layout.manifest_descriptor()))
+    history = " ".join(h.created_by or "" for h in config.history)
+    assert "Secret.from_name('api'), Secret.from_dict([STEP_ONLY])" in history
+    assert not [n for n in needles if n in history]
+
+    # Through a Nix daemon the step would run without its secrets: refused before building.
+    refused = cli("build", "app.py", cwd=tmp_path, env={**env, "NIX_REMOTE": "daemon"}, ok=False)
+    assert refused.returncode == 6 and "daemon" in refused.stderr and "Traceback" not in refused.stderr
+    assert "step 1 run_commands" in refused.stderr
