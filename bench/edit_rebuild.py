@@ -35,7 +35,7 @@ def build_in(store: str, app: Path) -> Path:
 
 
 def cli(*args: str) -> float:
-    return timed(lambda: subprocess.run([sys.executable, "-m", "nixbuild.cli", *args], check=True,
+    return timed(lambda: subprocess.run([sys.executable, "-m", "nixbuild", *args], check=True,
                                         capture_output=True))
 
 

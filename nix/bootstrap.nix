@@ -10,10 +10,11 @@ let
   # Each builder script with the modules it imports, and nothing else: a derivation depends on
   # exactly the code it runs, so editing one builder rebuilds only the layers it makes.
   imports = {
-    "deb_layer.py" = [ "debfile.py" "layertar.py" "maintainer.py" ];
+    "deb_layer.py" = [ "debfile.py" "layertar.py" "maintainer.py" "run_layer.py" ];
     "file_layer.py" = [ "layertar.py" ];
     "run_layer.py" = [ "layertar.py" ];
     "oci_image.py" = [ ];
+    "local_tree.py" = [ ];
   };
   # The one module the builders share with the CLI (nixbuild/oci/rootfs.py: image paths
   # resolved inside a root, whiteouts; stdlib only), an input of its own for the builders that
@@ -23,7 +24,7 @@ let
     path = ../nixbuild/oci;
     filter = path: _type: baseNameOf path == "rootfs.py";
   };
-  usesShared = [ "run_layer.py" ];
+  usesShared = [ "run_layer.py" "deb_layer.py" ];
   builder = script: builtins.path {
     name = "nixbuild-" + builtins.replaceStrings [ ".py" ] [ "" ] script;
     path = ./builders;

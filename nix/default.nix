@@ -1,7 +1,9 @@
 # nixbuild's Nix library: OCI images from a JSON spec (written by `nixbuild` from its lock),
 # using only Nix builtins and pinned Debian packages (no nixpkgs).
 #
-#   buildImage spec -> derivation whose output is an OCI image layout
+#   buildImage { spec; src; name; tag; created; config; } -> derivation whose output is an
+#     OCI image layout (arguments as dockerTools', documented where buildImage is declared)
+#   buildImage spec -> the same for a spec value alone (the CLI's form; no local sources)
 #
 # spec (see nixbuild/plan.py, which writes it):
 #   name:         image name (store names)
@@ -12,9 +14,13 @@
 #   bootstrap:    the toolchain (see bootstrap.nix)
 #   layers:       one per step that changes the filesystem, in order, each with `kind`,
 #                 `name` and `createdBy` (the history line), and by kind:
-#     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]
+#     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]; built on top of
+#              the layers below (maintainer-script effects run in their chroot)
 #     "files": tree = { name; narHash; } (a tree seeded by the CLI, laid out as in the image);
-#              modes = { "<path>" = <permission bits>; } for files not plain 0644/0755
+#              modes = { "<path>" = <permission bits>; } for files not plain 0644/0755;
+#              sources (a flake's spec, `nixbuild plan --flake-root`): [ { src; dest;
+#              executable; } ], the tree's files by path in the flake, from which Nix lays
+#              the tree out itself (local-tree.nix) when its path is not in the store
 #     "run":   commands; env = [ "K=V" ]; workdir; shell = [ "/bin/sh" "-c" ];
 #              network (bool): a fixed-output derivation, network on, whose output must
 #              hash to outputHash (null: a placeholder, so that Nix reports the real hash);
@@ -32,7 +38,8 @@
 let
   fetch = import ./fetch.nix;
 
-  buildImage = spec:
+  # The image of a spec value; `src`: the root its local sources are named against (or null).
+  imageOf = spec: src:
     let
       boot = import ./bootstrap.nix { inherit system; inherit (spec) bootstrap; };
 
@@ -64,9 +71,14 @@ let
           debs = map fetch.fetchFile layer.debs;
           prevStatus = if acc.debs == null then null else "${acc.debs}/dpkg-status";
           base = layer.base or false;
+          # The image so far, for the maintainer-script effects run in its chroot (ldconfig, ...).
+          lower = acc.layers;
+          inherit (boot) busybox;
         } { }
         else if layer.kind == "files" then layerDrv "file_layer.py" index layer {
-          tree = fetch.seeded layer.tree;
+          tree = if layer.sources or null == null then fetch.seeded layer.tree
+            else if src == null then throw "nixbuild: the spec names local files relative to a flake: pass src = ./.;"
+            else import ./local-tree.nix { inherit boot src; inherit (layer) tree sources; };
           modes = layer.modes or { };
         } { }
         else if layer.kind == "run" then layerDrv "run_layer.py" index layer {
@@ -130,9 +142,48 @@ let
       };
     in
     image // { inherit (chain) layers; inherit (boot) tools busybox; };
+
+  # The arguments of a flake's image, named as dockerTools' are. Only `spec` is required;
+  # name, tag, created and config default to the spec's, so that the image is bit for bit the
+  # one `nixbuild build` makes (tag, created and config change the manifest digest).
+  buildImageWith =
+    {
+      # The build spec: a path to the JSON file `nixbuild plan APP --flake-root .` writes
+      # (commit it with nixbuild.lock), or its value (builtins.fromJSON ...).
+      spec
+      # The flake's root, `./.` in its flake.nix: the spec names local files (add_local_*)
+      # relative to it, and Nix lays each tree out from this source, checked against the
+      # tree's NAR hash. Needed only when the spec names local files.
+    , src ? null
+      # The image's name: the output's store name is `image-<name>` (default: the spec's, the
+      # image's name in the app). Not written into the image.
+    , name ? null
+      # The tag recorded in index.json (`org.opencontainers.image.ref.name`; skopeo's
+      # `oci:result:<tag>`). Default: the spec's ("latest").
+    , tag ? null
+      # The creation time written in the image config (RFC 3339). Default: the spec's
+      # "1970-01-01T00:00:01Z", as dockerTools'; a wall-clock time would make the image differ
+      # on every build, so there is no "now".
+    , created ? null
+      # OCI config keys (Env, Entrypoint, Cmd, WorkingDir, User, Labels, ExposedPorts,
+      # Volumes, StopSignal) that replace the spec's own, key by key.
+    , config ? { }
+    }:
+    let
+      value = if builtins.isAttrs spec then spec else builtins.fromJSON (builtins.readFile spec);
+      pick = override: default: if override == null then default else override;
+    in
+    imageOf (value // {
+      name = pick name value.name;
+      ref = pick tag value.ref;
+      created = pick created value.created;
+      config = value.config // config;
+    }) src;
+
+  buildImage = args: if args ? layers then imageOf args null else buildImageWith args;
 in
 {
   inherit buildImage;
   # For the CLI: `nix-build nix/image.nix --arg specFile ./spec.json`.
-  fromSpecFile = specFile: buildImage (builtins.fromJSON (builtins.readFile specFile));
+  fromSpecFile = specFile: imageOf (builtins.fromJSON (builtins.readFile specFile)) null;
 }

@@ -2,11 +2,16 @@
 
 A build locks what is not locked yet (as ``uv run`` does) unless ``frozen``; an unchanged
 app with its lock goes straight to Nix with no network. Each image's output is a GC root
-link ``.nixbuild/<image>`` beside the app, pointing at its OCI layout in the store.
+link ``.nixbuild/<image>`` beside the app, pointing at its OCI layout in the store. With a
+chroot store (``store=DIR``, ``nix-build --store DIR``) the out-link is
+``.nixbuild/store-<key>/<image>`` (a root in that store) and ``<image>.oci`` beside it is a
+readable copy of the layout (store/chroot.py); nixbuild's own history roots are the default
+store's only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -18,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from nixbuild import chain, locking, plan, rebuild, seed
+from nixbuild import chain, locking, pinned_debs, plan, rebuild, seed
 from nixbuild.local import tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
@@ -29,7 +34,7 @@ from nixbuild.loader import load_images
 from nixbuild.lock import LOCK_NAME, Lock, OutputLock, exclusive, read_lock, write_lock
 from nixbuild.oci.layout import OciLayout
 from nixbuild.settings import Settings
-from nixbuild.store import roots
+from nixbuild.store import chroot, roots
 
 Progress = Callable[[str], None]
 
@@ -38,6 +43,7 @@ class BuiltImage(BaseModel):
     name: str
     store_path: str
     link: str
+    layout: str  # where this machine reads the OCI layout (the store path, or a chroot store's copy)
     manifest_digest: str
     size: int  # bytes of the layer blobs plus config, as a push would upload them
     layers: int
@@ -53,24 +59,39 @@ class Project:
     settings: Settings
     # Relative local paths resolve against the working directory, as in Modal.
     cwd: Path = field(default_factory=Path.cwd)
+    store: str | None = None  # a chroot store DIR (nix-build --store DIR); None: the default store
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
-             settings: Settings | None = None) -> "Project":
+             settings: Settings | None = None, store: Path | None = None) -> "Project":
         app = app.resolve()
         cwd = Path.cwd()
         images = {name: expand(name, img, cwd=cwd) for name, img in load_images(app, image).items()}
         for name, img in images.items():
             chain.require_supported(name, img)
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
-                   settings=settings or Settings.from_env(), cwd=cwd)
+                   settings=settings or Settings.from_env(), cwd=cwd,
+                   store=str(store.resolve()) if store is not None else None)
 
     @property
     def out_dir(self) -> Path:
         return self.app.parent / ".nixbuild"
+
+    def image_link(self, name: str) -> Path:
+        """The out-link of image ``name`` (a GC root of the store it was built in)."""
+        if self.store is None:
+            return self.out_dir / name
+        key = hashlib.sha256(self.store.encode()).hexdigest()[:12]
+        return self.out_dir / f"store-{key}" / name
+
+    def layout(self, name: str, path: Path) -> OciLayout:
+        """The OCI layout of image ``name`` built at ``path``, readable on this machine."""
+        if self.store is None:
+            return OciLayout(path)
+        return chroot.rebased_layout(path, self.store, self.image_link(name).with_name(f"{name}.oci"))
 
     def lock(self, *, update: bool = False, frozen: bool = False, progress: Progress = lambda _m: None) -> Lock:
         """The lock for these images: read, its pins verified against their signed index
@@ -163,11 +184,11 @@ class Project:
         lock = self.lock(frozen=frozen, progress=progress)
         for name in self.images:
             self.secret_env(name)  # secrets resolve, and Nix can hand them over, before any build
-        self.seed(lock)
+        self.seed(lock, self.store)
         built = []
         for name in self.images:
             progress(f"building image {name!r}")
-            link = self.out_dir / name
+            link = self.image_link(name)
             link.parent.mkdir(parents=True, exist_ok=True)
             path, lock = self._build_image(name, lock, link, progress)
             built.append(self._keep(name, path, link, lock, progress))
@@ -176,6 +197,8 @@ class Project:
     def _keep(self, name: str, path: Path, link: Path, lock: Lock, progress: Progress) -> BuiltImage:
         """Root a build (out-link and history root, see store/roots.py); with MODAL_IGNORE_CACHE,
         root nothing and say how the fresh image differs from the kept one."""
+        if self.store is not None:  # rooted by its out-link in that store
+            return describe(name, path, link, self.layout(name, path))
         if self.settings.ignore_cache:
             if note := rebuild.fresh_differs(link, path):
                 progress(note)
@@ -191,12 +214,14 @@ class Project:
         fixed-output derivation (network on); the output hash Nix reports for it on that first
         run is recorded in the lock, and every later build must reproduce it."""
         network: set[int] = set()
+        recovered: set[str] = set()
         while True:
             spec = self.spec(name, lock, frozenset(network))
             try:
                 out_link = None if self.settings.ignore_cache else link  # IGNORE_CACHE replaces nothing
                 return nixcmd.build(plan.write_spec(spec, self.settings), out_link=out_link,
-                                    env=self.secret_env(name)), lock
+                                    store=self.store, env=self.secret_env(name),
+                                    remote=lambda drv, machine: progress(f"built {drv} on {machine}")), lock
             except nixcmd.HashMismatch as exc:
                 index, layer = _run_layer(spec, exc.drv)
                 if layer is None or layer.outputHash is not None:
@@ -206,6 +231,12 @@ class Project:
                     index=index, kind=self.images[name].steps[index].kind, inputs=layer.inputs,
                     output_hash=exc.got))
             except BuildError as exc:
+                # The mirror dropped pinned .debs: fetch them elsewhere (each once), build again.
+                if added := [p for p in pinned_debs.recover(exc.message, lock, name, self.settings, self.store)
+                             if p.filename not in recovered]:
+                    recovered.update(p.filename for p in added)
+                    progress(f"fetched {len(added)} pinned .deb(s) the mirror no longer serves; building again")
+                    continue
                 index, layer = _run_layer(spec, _failed_drv(exc))
                 if layer is None or layer.network:
                     if index in network:
@@ -225,12 +256,13 @@ def _on_sys_path(folder: Path) -> Iterator[None]:
         sys.path[:] = saved
 
 
-def describe(name: str, path: Path, link: Path) -> BuiltImage:
-    layout = OciLayout(path)
+def describe(name: str, path: Path, link: Path, layout: OciLayout | None = None) -> BuiltImage:
+    layout = layout or OciLayout(path)
     descriptor = layout.manifest_descriptor()
     manifest = layout.manifest(descriptor)
     size = manifest.config.size + sum(layer.size for layer in manifest.layers)
-    return BuiltImage(name=name, store_path=str(path), link=str(link), manifest_digest=descriptor.digest,
+    return BuiltImage(name=name, store_path=str(path), link=str(link), layout=str(layout.path),
+                      manifest_digest=descriptor.digest,
                       size=size, layers=len(manifest.layers))
 
 

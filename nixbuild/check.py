@@ -6,6 +6,15 @@ Two independent rebuilds:
 2. A build in a second, empty Nix store (``--store DIR``), seeded only with the fixed-output
    inputs (the .debs and the busybox seed, all named by hash), whose OCI layout is compared
    with the local one by manifest digest, and file by file when they differ (diff.py).
+   It never substitutes from a binary cache: a cache would hand back what was built elsewhere.
+
+``--expect DIGEST`` first compares the image built here with a digest recorded on another
+machine (exit 7 naming both), so CI on a fresh runner proves what a developer built.
+
+The result is a :class:`CheckResult` per image: ``report`` is the text a person reads,
+``rebuild_failures`` and ``differences`` the same facts for machines (``nixbuild check
+--json``): what ``nix-build --check`` reported, and the structured comparison of the two
+layouts (each differing layer with its files and the tar header fields that differ).
 """
 
 from __future__ import annotations
@@ -19,10 +28,10 @@ from pydantic import BaseModel
 
 from nixbuild.tools import nixcmd
 from nixbuild.build import Project, explain_build_error
-from nixbuild.oci.diff import compare
+from nixbuild.oci.diff import Report, compare
 from nixbuild.errors import CheckError, NixbuildError
-from nixbuild.oci.layout import OciLayout
 from nixbuild.plan import write_spec
+from nixbuild.store.chroot import rebased_layout
 
 
 class CheckResult(BaseModel):
@@ -31,19 +40,26 @@ class CheckResult(BaseModel):
     second_store_digest: str
     ok: bool
     report: str | None = None
+    # What `nix-build --check` of the layers and of the image reported, one message each.
+    rebuild_failures: list[str] = []
+    # The comparison with the build in the second store, when the two differ: per layer its
+    # files (added, removed, changed) and the tar header fields or contents that differ.
+    differences: Report | None = None
 
 
-def _fixed_inputs(store_path: Path) -> list[str]:
+def _fixed_inputs(store_path: Path, store: str | None = None) -> list[str]:
     """Fixed-output paths (the .debs, the seed) in the build closure of an output."""
-    drv = subprocess.run([nixcmd.require("nix-store", "nix-bin"), "--query", "--deriver", str(store_path)],
+    where = ["--store", store] if store else []
+    drv = subprocess.run([nixcmd.require("nix-store", "nix-bin"), *where, "--query", "--deriver", str(store_path)],
                          capture_output=True, text=True, check=True).stdout.strip()
-    closure = subprocess.run([nixcmd.require("nix-store", "nix-bin"), "--query", "--requisites",
+    closure = subprocess.run([nixcmd.require("nix-store", "nix-bin"), *where, "--query", "--requisites",
                               "--include-outputs", drv], capture_output=True, text=True, check=True).stdout.split()
     return [p for p in closure if not p.endswith(".drv") and (p.endswith(".deb") or p.endswith("-busybox"))]
 
 
-def _copy_into(store_dir: Path, paths: list[str]) -> None:
-    exported = subprocess.run([nixcmd.require("nix-store", "nix-bin"), "--export", *paths],
+def _copy_into(store_dir: Path, paths: list[str], store: str | None = None) -> None:
+    where = ["--store", store] if store else []
+    exported = subprocess.run([nixcmd.require("nix-store", "nix-bin"), *where, "--export", *paths],
                               capture_output=True, check=True).stdout
     proc = subprocess.run(["nix-store", "--store", str(store_dir), "--option", "require-sigs", "false", "--import"],
                           input=exported, capture_output=True)
@@ -51,58 +67,61 @@ def _copy_into(store_dir: Path, paths: list[str]) -> None:
         raise NixbuildError(f"seeding the second store failed: {proc.stderr.decode().strip()}")
 
 
-def _rebased(layout_path: Path, store_dir: Path, into: Path) -> OciLayout:
-    """A copy of a layout built in ``store_dir`` whose blob links point inside that store."""
-    src = store_dir / str(layout_path).lstrip("/")
-    dst = into / "layout"
-    shutil.copytree(src, dst, symlinks=True)
-    blobs = dst / "blobs" / "sha256"
-    for blob in blobs.iterdir():
-        if blob.is_symlink():
-            target = blob.readlink()
-            blob.unlink()
-            blob.symlink_to(store_dir / str(target).lstrip("/"))
-    return OciLayout(dst)
+def expect_digest(name: str, digest: str, expected: str | None) -> None:
+    """Exit 7 when this machine's image is not the one recorded elsewhere."""
+    if expected is not None and digest != expected:
+        raise CheckError(f"image {name!r} built here has manifest digest {digest}, "
+                         f"the expected (recorded) digest is {expected}",
+                         fix="the two builds differ: compare their locks (and nixbuild versions), then run "
+                             "`nixbuild check` on both machines, which names what is not reproducible")
 
 
-def check_image(project: Project, name: str, lock, work: Path) -> CheckResult:
+def check_image(project: Project, name: str, lock, work: Path, expect: str | None = None) -> CheckResult:
     image_spec = project.spec(name, lock)
     spec = write_spec(image_spec, project.settings)
-    link = project.out_dir / name
+    link = project.image_link(name)
     secrets = project.secret_env(name)
+    store = project.store
     try:
-        local = nixcmd.build(spec, out_link=link, env=secrets)
-        problems: list[str] = []
+        local = nixcmd.build(spec, out_link=link, store=store, env=secrets)
+        layout_a = project.layout(name, local)
+        expect_digest(name, layout_a.manifest_descriptor().digest, expect)
+        rebuild_failures: list[str] = []
         for attr in ("layers", None):
             try:
-                nixcmd.build(spec, check=True, attr=attr, env=secrets)
+                nixcmd.build(spec, check=True, attr=attr, store=store, env=secrets)
             except nixcmd.NotDeterministic as exc:
-                problems.append(f"nix-build --check: {exc.message}")
+                rebuild_failures.append(exc.message)
 
         store_dir = work / "store"
         project.seed(lock, store=str(store_dir))
-        _copy_into(store_dir, _fixed_inputs(local))
-        second = nixcmd.build(spec, store=str(store_dir), env=secrets)
+        _copy_into(store_dir, _fixed_inputs(local, store), store)
+        # Built here, never substituted: a cache would only hand back what was built elsewhere.
+        second = nixcmd.build(spec, store=str(store_dir), env=secrets, substitute=False)
+    except CheckError:
+        raise
     except NixbuildError as exc:
         raise explain_build_error(exc, lock, name, image_spec, link) from None
-    layout_a = OciLayout(local)
-    layout_b = _rebased(second, store_dir, work)
+    layout_b = rebased_layout(second, store_dir, work / "layout")
     report = compare(layout_a, layout_b)
     digest_b = layout_b.manifest_descriptor().digest
+    problems = [f"nix-build --check: {message}" for message in rebuild_failures]
     if not report.identical:
         problems.append("build in a second, empty store differs:\n" + report.render())
     return CheckResult(image=name, manifest_digest=layout_a.manifest_descriptor().digest,
-                       second_store_digest=digest_b, ok=not problems, report="\n".join(problems) or None)
+                       second_store_digest=digest_b, ok=not problems, report="\n".join(problems) or None,
+                       rebuild_failures=rebuild_failures, differences=None if report.identical else report)
 
 
-def check(project: Project) -> list[CheckResult]:
+def check(project: Project, expect: str | None = None) -> list[CheckResult]:
+    """Check every image; ``expect``: the manifest digest the (one) image must have."""
     lock = project.lock(frozen=True)
-    project.seed(lock)
+    project.seed(lock, project.store)
     results = []
     for name in project.images:
         work = Path(tempfile.mkdtemp(prefix="nixbuild-check-"))
         try:
-            results.append(check_image(project, name, lock, work))
+            results.append(check_image(project, name, lock, work, expect))
         finally:
             subprocess.run(["chmod", "-R", "u+w", str(work)], capture_output=True)
             shutil.rmtree(work, ignore_errors=True)

@@ -10,31 +10,20 @@ and the ``exit_code`` of each :class:`~nixbuild.errors.NixbuildError` kind other
 
 from __future__ import annotations
 
-import signal
+import json
+import os
+import re
 import sys
+import warnings
+from functools import wraps
+from pathlib import Path
 
+import click
+from rich.console import Console
 
-def _interrupted(_signum, _frame) -> None:
-    """Ctrl-C at any point (imports included): one line, exit 130, no traceback. SystemExit
-    unwinds like any exception, so temporary files are removed and a running nix-build child
-    is killed; the lock and the outputs are only ever replaced atomically, so they stay whole."""
-    sys.stderr.write("interrupted\n")
-    raise SystemExit(130)
-
-
-signal.signal(signal.SIGINT, _interrupted)
-
-import json  # noqa: E402 (after the SIGINT handler, so an interrupted import exits cleanly too)
-import warnings  # noqa: E402
-from functools import wraps  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import click  # noqa: E402
-from rich.console import Console  # noqa: E402
-
-from nixbuild.build import Project  # noqa: E402
-from nixbuild.errors import NixbuildError  # noqa: E402
-from nixbuild.warn import one_line  # noqa: E402
+from nixbuild.build import Project
+from nixbuild.errors import NixbuildError
+from nixbuild.warn import one_line
 
 err = Console(stderr=True, highlight=False)
 
@@ -49,7 +38,7 @@ def _human(size: int) -> str:
 
 def handled(fn):
     """Turn NixbuildError into one clear message and its exit code; nixbuild's warnings print
-    as one line each (Ctrl-C: see _interrupted)."""
+    as one line each (Ctrl-C: see nixbuild/__main__.py)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.formatwarning = one_line
@@ -73,10 +62,34 @@ image_option = click.option("--image", "image", help="Only the image with this n
 lock_option = click.option("--lock", "lock_path", type=click.Path(path_type=Path),
                            help="Lock file (default: nixbuild.lock beside the app).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+store_option = click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
+                            help="Build in this chroot Nix store (nix-build --store DIR) instead of the default one.")
 
 
-def _project(app: Path, image: str | None, lock_path: Path | None) -> Project:
-    return Project.load(app, image=image, lock_path=lock_path)
+def _digest(_ctx, _param, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+        raise click.BadParameter(f"{value!r} is not a manifest digest (sha256: and 64 hex digits)")
+    return value
+
+
+expect_option = click.option("--expect", "expect", metavar="DIGEST", callback=_digest,
+                             help="The manifest digest recorded elsewhere (sha256:...) that the image must "
+                                  "have here; otherwise exit 7 naming both.")
+
+
+def _builders(_ctx, _param, value: str | None) -> None:
+    if value is not None:  # every Nix call of this run (nixcmd.common_options) takes it
+        from nixbuild.tools.nixcmd import BUILDERS_ENV
+        os.environ[BUILDERS_ENV] = value
+
+
+builders_option = click.option("--builders", callback=_builders, expose_value=False, metavar="SPEC",
+                               help="Remote builders, as Nix's `builders` option (machines-file lines "
+                                    "separated by ';', or @FILE); default: the machines file and nix.conf.")
+
+
+def _project(app: Path, image: str | None, lock_path: Path | None, store: Path | None = None) -> Project:
+    return Project.load(app, image=image, lock_path=lock_path, store=store)
 
 
 def _progress(message: str) -> None:
@@ -99,23 +112,38 @@ def main() -> None:
               help="oci: the layout in the store (default); docker-archive: also write a tar for `docker load`.")
 @click.option("--output", "-o", type=click.Path(path_type=Path),
               help="Where to write the docker-archive (default: .nixbuild/<image>.tar).")
+@store_option
+@expect_option
+@click.option("--sbom", "with_sbom", is_flag=True,
+              help="Also write NAME.spdx.json, NAME.cdx.json and NAME.provenance.json in .nixbuild/.")
+@builders_option
 @handled
-def build(app, image, lock_path, as_json, frozen, fmt, output):
+def build(app, image, lock_path, as_json, frozen, fmt, output, store, expect, with_sbom):
     """Build every image of APP; print each manifest digest, size and location."""
+    from nixbuild.check import expect_digest
     from nixbuild.oci.skopeo import export_docker_archive
 
-    project = _project(app, image, lock_path)
+    project = _project(app, image, lock_path, store)
+    if expect is not None:
+        _single_name(project, "build --expect")
     built = project.build(frozen=frozen, progress=_progress)
+    if expect is not None:
+        expect_digest(built[0].name, built[0].manifest_digest, expect)
     rows = []
     for item in built:
         row = item.model_dump()
         if fmt == "docker-archive":
             dest = output if output and len(built) == 1 else project.out_dir / f"{item.name}.tar"
-            row["docker_archive"] = str(export_docker_archive(Path(item.store_path), "latest", dest, item.name))
+            row["docker_archive"] = str(export_docker_archive(Path(item.layout), "latest", dest, item.name))
         rows.append(row)
+    if with_sbom:
+        from nixbuild.sbom.write import write as write_sbom
+
+        for row, files in zip(rows, write_sbom(project, built)):
+            row["sbom"] = files.model_dump()
     text = "\n".join(
         f"{r['name']}: {r['manifest_digest']}  {_human(r['size'])}  {r['layers']} layers\n"
-        f"  oci:{r['link']}:latest" + (f"\n  docker-archive:{r['docker_archive']}" if "docker_archive" in r else "")
+        f"  oci:{r['link'] if store is None else r['layout']}:latest" + (f"\n  docker-archive:{r['docker_archive']}" if "docker_archive" in r else "")
         for r in rows)
     emit(as_json, rows, text)
 
@@ -171,8 +199,10 @@ def lock(app, image, lock_path, as_json, check_only, update, update_steps):
 @click.option("--network", type=click.Choice(["none", "host"]), default="none", show_default=True,
               help="none: loopback only; host: the host's network and DNS configuration.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@store_option
+@builders_option
 @handled
-def run(app, image, lock_path, writable, network, command):
+def run(app, image, lock_path, writable, network, command, store):
     """Run COMMAND (default: the image's Entrypoint/Cmd) inside the built image, no daemon."""
     from nixbuild.oci.layout import OciLayout
     from nixbuild.oci.runner import run as run_in
@@ -180,9 +210,9 @@ def run(app, image, lock_path, writable, network, command):
     argv = list(command)
     if argv[:1] == ["--"]:
         argv = argv[1:]
-    project = _project(app, image, lock_path)
+    project = _project(app, image, lock_path, store)
     built = _build_single(project, "run")
-    sys.exit(run_in(OciLayout(built.store_path), argv, project.settings.cache_dir, writable=writable,
+    sys.exit(run_in(OciLayout(built.layout), argv, project.settings.cache_dir, writable=writable,
                     network=network))
 
 
@@ -204,14 +234,19 @@ def _build_single(project: Project, verb: str):
 @image_option
 @lock_option
 @json_option
+@store_option
+@expect_option
+@builders_option
 @handled
-def check(app, image, lock_path, as_json):
+def check(app, image, lock_path, as_json, store, expect):
     """Rebuild every image (nix-build --check and a second, empty store) and compare bit for bit."""
     from nixbuild.check import check as run_check, raise_if_failed
 
-    project = _project(app, image, lock_path)
-    results = run_check(project)
-    emit(as_json, [r.model_dump() for r in results],
+    project = _project(app, image, lock_path, store)
+    if expect is not None:
+        _single_name(project, "check --expect")
+    results = run_check(project, expect)
+    emit(as_json, [r.model_dump(mode="json") for r in results],
          "\n".join(f"{r.image}: {'reproducible' if r.ok else 'NOT reproducible'} {r.manifest_digest}"
                    for r in results))
     raise_if_failed(results)
@@ -225,17 +260,64 @@ def check(app, image, lock_path, as_json):
 @json_option
 @click.option("--tls-verify/--no-tls-verify", default=None,
               help="Verify the registry's TLS certificate (default: yes, except on 127.0.0.1/localhost).")
+@store_option
+@click.option("--attach", is_flag=True,
+              help="Also push the image's SBOMs and provenance as OCI 1.1 referrers of it (written as by `sbom`).")
+@builders_option
 @handled
-def push(app, destination, image, lock_path, as_json, tls_verify):
+def push(app, destination, image, lock_path, as_json, tls_verify, store, attach):
     """Build APP's image and copy it to DESTINATION (docker://HOST/REPO:TAG) with skopeo."""
     from nixbuild.oci.skopeo import push as skopeo_push
 
-    project = _project(app, image, lock_path)
+    project = _project(app, image, lock_path, store)
     built = _build_single(project, "push")
-    result = skopeo_push(Path(built.store_path), "latest", destination, tls_verify=tls_verify)
-    emit(as_json, result.model_dump(),
-         f"pushed {destination}\n  digest: {result.digest}\n"
-         f"  blobs uploaded: {len(result.uploaded)}, already there: {len(result.skipped)}")
+    attached = _sbom_artifacts(project, built) if attach else None  # documents are whole before anything is pushed
+    result = skopeo_push(Path(built.layout), "latest", destination, tls_verify=tls_verify)
+    out = result.model_dump()
+    text = (f"pushed {destination}\n  digest: {result.digest}\n"
+            f"  blobs uploaded: {len(result.uploaded)}, already there: {len(result.skipped)}")
+    if attached is not None:
+        from nixbuild.oci.layout import OciLayout
+        from nixbuild.oci.referrers import attach as attach_referrers
+
+        subject = OciLayout(built.layout).manifest_descriptor()
+        referrers = attach_referrers(destination, subject, attached, tls_verify=tls_verify)
+        out["attached"] = referrers.model_dump()
+        text += (f"\n  attached {', '.join(referrers.referrers)} ({referrers.listing}"
+                 + (f", tag {referrers.index_tag}" if referrers.index_tag else "")
+                 + f"); uploaded: {referrers.uploaded}, already there: {referrers.already_present}")
+    emit(as_json, out, text)
+
+
+def _sbom_artifacts(project: Project, built) -> list:
+    """Write the image's SBOMs and provenance (in .nixbuild/) and read them back as artifacts."""
+    from nixbuild.oci.referrers import Artifact
+    from nixbuild.sbom.write import ARTIFACT_TYPES, write as write_sbom
+
+    files = write_sbom(project, [built])[0]
+    return [Artifact(artifact_type=ARTIFACT_TYPES[kind], title=Path(path).name, data=Path(path).read_bytes())
+            for kind, path in (("spdx", files.spdx), ("cyclonedx", files.cyclonedx), ("provenance", files.provenance))]
+
+
+@main.command()
+@app_argument
+@image_option
+@lock_option
+@json_option
+@click.option("--output", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the documents (default: .nixbuild/ beside the app).")
+@handled
+def sbom(app, image, lock_path, as_json, out_dir):
+    """Write each image's SBOMs (NAME.spdx.json: SPDX 2.3, NAME.cdx.json: CycloneDX 1.6) and
+    provenance (NAME.provenance.json: in-toto with SLSA v1) from its lock; builds first if needed."""
+    from nixbuild.sbom.write import write as write_sbom
+
+    project = _project(app, image, lock_path)
+    built = project.build(frozen=True, progress=_progress)
+    files = write_sbom(project, built, out_dir)
+    emit(as_json, [f.model_dump() for f in files],
+         "\n".join(f"{f.image}: {f.components} components\n  {f.spdx}\n  {f.cyclonedx}\n  {f.provenance}"
+                   for f in files))
 
 
 @main.command()
@@ -244,17 +326,23 @@ def push(app, destination, image, lock_path, as_json, tls_verify):
 @lock_option
 @click.option("--output", "-o", "out_dir", type=click.Path(path_type=Path), default=Path("."),
               help="Folder for the <image>.json specs (default: the current folder).")
+@click.option("--flake-root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Name local files relative to this flake's folder (a spec to commit), not by store path.")
 @handled
-def plan(app, image, lock_path, out_dir):
+def plan(app, image, lock_path, out_dir, flake_root):
     """Write each image's build spec (the input of the flake's lib.buildImage) as <image>.json."""
     from nixbuild.lock import write_atomic
+    from nixbuild.plan import relative_to_flake
 
     project = _project(app, image, lock_path)
     lock = project.lock(progress=_progress)
     project.seed(lock)
     for name in project.images:
         target = out_dir / f"{name}.json"
-        write_atomic(target, project.spec_file(name, lock).read_text())
+        spec = project.spec(name, lock)
+        if flake_root is not None:
+            spec = relative_to_flake(spec, list(project.local_trees(name).values()), flake_root)
+        write_atomic(target, spec.dumps())
         click.echo(str(target))
 
 
@@ -316,5 +404,52 @@ def gc(app, dry_run, as_json):
     emit(as_json, report.model_dump(), "\n".join(lines))
 
 
+@main.group()
+def cache() -> None:
+    """Share builds through Nix binary caches."""
+
+
+@cache.command("push")
+@app_argument
+@click.argument("destination")
+@image_option
+@lock_option
+@json_option
+@store_option
+@click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Sign every path with this secret key (nix-store --generate-binary-cache-key).")
+@handled
+def cache_push(app, destination, image, lock_path, as_json, store, sign_key):
+    """Build APP's images from its lock and copy everything they need (layers, images, every
+    pinned download and seed) to the binary cache DESTINATION (file://, http(s)://, s3://)."""
+    from nixbuild.store.cache import push as push_to_cache
+
+    project = _project(app, image, lock_path, store)
+    result = push_to_cache(project, destination, sign_key, progress=_progress)
+    emit(as_json, result.model_dump(),
+         f"copied {result.paths} store paths to {destination}" + (" (signed)" if result.signed else "")
+         + "".join(f"\n  {name}: {digest}" for name, digest in result.images.items()))
+
+
 if __name__ == "__main__":
     main()
+
+
+@main.command("builders")
+@click.option("--host", default="root@gpu-builder", show_default=True, help="The GPU machine, as ssh takes it.")
+@click.option("--gpu", "gpus", multiple=True, metavar="TYPE",
+              help="A gpu= type it serves (T4, A100, H100...); repeat for several. Default: any (cuda).")
+@click.option("--protocol", type=click.Choice(["ssh", "ssh-ng"]), default="ssh-ng", show_default=True)
+@click.option("--ssh-key", help="The private key this machine logs in with.")
+@click.option("--host-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The builder's ssh host public key file (pins it in the machines line).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--driver-dir", default="/usr/lib/x86_64-linux-gnu", show_default=True,
+              help="The NVIDIA driver's library directory on the GPU machine.")
+@handled
+def builders(host, gpus, protocol, ssh_key, host_key, jobs, driver_dir):
+    """Print what a GPU builder needs: machines-file line, nix.conf lines, pre-build hook."""
+    from nixbuild.builders import GpuBuilder, render
+
+    click.echo(render(GpuBuilder(host=host, gpus=gpus, protocol=protocol, ssh_key=ssh_key, host_key=host_key,
+                                 jobs=jobs, driver_dir=driver_dir)), nl=False)

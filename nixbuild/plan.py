@@ -25,7 +25,7 @@ from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atom
 from nixbuild.settings import Settings
 from nixbuild.api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
 from nixbuild.chain import LOCAL_KINDS, config_update, require_supported
-from nixbuild.local.tree import LocalTree
+from nixbuild.local.tree import LocalTree, relative_sources
 from nixbuild.python.inputs import venv_of
 from nixbuild.python.resolve import FilePin
 from nixbuild.python.sdist import SdistPin
@@ -71,6 +71,15 @@ class DebLayer(_Layer):
     debs: list[DebSource]
 
 
+class TreeSource(Model):
+    """A file of a local tree named relative to the flake's root (``src``), its path in the
+    tree (``dest``) and its executable bit."""
+
+    src: str
+    dest: str
+    executable: bool
+
+
 class FilesLayer(_Layer):
     """Local files: a tree seeded into the store (named by its NAR hash), laid out as in the
     image, and the permission bits a NAR cannot carry."""
@@ -78,6 +87,9 @@ class FilesLayer(_Layer):
     kind: Literal["files"] = "files"
     tree: Seed
     modes: dict[str, int] = {}
+    # A flake's spec (`nixbuild plan --flake-root`): the tree's files by their path in the
+    # flake, so Nix lays the tree out itself when it is not in the store (same NAR hash).
+    sources: list[TreeSource] | None = None
 
 
 class RunLayer(_Layer):
@@ -323,6 +335,16 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
                             debs=_sources(bootstrap.python, settings)),
         layers=layers, config=config.finish(),
     )
+
+
+def relative_to_flake(spec: ImageSpec, trees: list[LocalTree], root: Path) -> ImageSpec:
+    """The spec with each local tree's files named relative to the flake root ``root``: a
+    consumer flake builds it from a fresh clone, with no tree seeded by the CLI."""
+    by_hash = {tree.nar_hash: tree for tree in trees}
+    layers = [layer.model_copy(update={"sources": [TreeSource(**vars(s)) for s in
+                                                   relative_sources(by_hash[layer.tree.narHash], root)]})
+              if isinstance(layer, FilesLayer) else layer for layer in spec.layers]
+    return spec.model_copy(update={"layers": layers})
 
 
 def write_spec(spec: ImageSpec, settings: Settings) -> Path:

@@ -7,6 +7,10 @@ path as a recursive fixed-output derivation (nix/fetch.nix ``seeded``), so the e
 pure and the path is identical on every machine. It lives in a directory ``busybox/bin/``
 because Nix runs a builder with argv[0] set to its store name, which busybox would read
 as an applet name.
+
+The path is named by the NAR hash in the lock alone, so a store that has it (or a binary cache
+that serves it) needs neither the .deb nor a marker in nixbuild's cache: :func:`ensure` looks
+there first and downloads only when neither has it.
 """
 
 from __future__ import annotations
@@ -49,9 +53,12 @@ def prepare(pin: DebPin, url: str, cache: Path) -> tuple[Path, str]:
 
 
 def ensure(pin: DebPin, nar_hash: str, url: str, cache: Path, store: str | None = None) -> None:
-    """Make sure the seeded busybox (named by ``nar_hash``) is in the store."""
+    """Make sure the seeded busybox (named by ``nar_hash``) is in the store: there already,
+    substituted from a binary cache, or extracted from the pinned .deb (downloaded if needed)."""
     marker = cache / "seeded" / (nar_hash + (store or "").replace("/", "_"))
     if marker.exists() and nixcmd.is_valid(marker.read_text(), store):
+        return
+    if nixcmd.substitute(nixcmd.fixed_path("busybox", nar_hash), store):
         return
     tree, got = prepare(pin, url, cache)
     if got != nar_hash:

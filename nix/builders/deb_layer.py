@@ -7,11 +7,16 @@ Passes:
    climb with ``..`` are recomputed) and drop what Debian's slim images drop.
 3. Record the packages in the dpkg database (status, per-package file lists, md5sums), on top
    of the status handed over by the layer below, so ``dpkg -l`` and scanners see everything.
-4. Apply the effects of maintainer scripts (maintainer.py) and, for the base layer, the root
-   links of merged /usr and the slim dpkg configuration.
-5. Add missing parent directories and write the deterministic layer (layertar.py).
+4. Apply the data effects of maintainer scripts (maintainer.py) and, for the base layer, the
+   root links of merged /usr and the slim dpkg configuration.
+5. Configure: when the new packages call for it (maintainer.py's configure effects: ldconfig,
+   byte-compilation, alternatives, CA hash links, pam-auth-update), unpack the lower layers and
+   this one into ``$TMPDIR/root`` and run those commands there, in the chroot run_layer.py
+   uses for run_commands; what they changed joins the layer, minus maintainer.DISCARD.
+6. Add missing parent directories and write the deterministic layer (layertar.py).
 
-Input: ``$layerSpecPath`` (JSON: debs, prevStatus, base, createdBy, epoch). Output in ``$out``:
+Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower, busybox, base, createdBy, epoch).
+Output in ``$out``:
 ``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (cumulative).
 """
 
@@ -20,10 +25,13 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
+import re
+import tempfile
 
 import maintainer
+import run_layer
 from debfile import format_stanza, md5, parse_stanza, read_deb
-from layertar import Entry, directory, regular, run_builder, symlink, write_layer_dir
+from layertar import Entry, directory, regular, run_builder, symlink, write_layer, write_layer_dir
 
 MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # Directories the base layer turns into symlinks: a package path below one is written below
@@ -46,10 +54,20 @@ def usrmerge(path: str) -> str:
     return path
 
 
-def slimmed(path: str) -> bool:
-    """True when Debian's slim images leave ``path`` out."""
-    return any(fnmatch.fnmatchcase(path, p) for p in SLIM_EXCLUDE) and not any(
-        fnmatch.fnmatchcase(path, p) for p in SLIM_INCLUDE)
+def slimmed(path: str, container: bool = False) -> bool:
+    """True when Debian's slim images leave ``path`` out. As dpkg's filters do, an excluded
+    directory or symlink (``container``) is kept when an include pattern's literal prefix
+    (up to its first wildcard, trailing slashes dropped) starts its path: something below it
+    may be included (dpkg's filter_should_skip)."""
+    if not any(fnmatch.fnmatchcase(path, p) for p in SLIM_EXCLUDE) or any(
+            fnmatch.fnmatchcase(path, p) for p in SLIM_INCLUDE):
+        return False
+    if container:
+        for pattern in SLIM_INCLUDE:
+            prefix = re.split(r"[*?\[\\]", pattern, 1)[0].rstrip("/")
+            if path.startswith(prefix):
+                return False
+    return True
 
 
 def relocate_link(old: str, new: str, target: str) -> str:
@@ -89,14 +107,18 @@ def build(spec: dict, out: str) -> None:
     entries: dict[str, Entry] = {}
     status = read_status(spec.get("prevStatus"))
     new: set[str] = set()
+    control: dict[str, dict[str, bytes]] = {}
+    files: dict[str, list[str]] = {}
 
     for deb in debs:
         fields = deb.fields
         key = _status_key(fields)
         new.add(fields["Package"])
+        control[fields["Package"]] = deb.control_files
+        shipped = files.setdefault(fields["Package"], [])
         listed: list[str] = ["/."]
         for item in deb.entries:
-            if slimmed(item.path):
+            if slimmed(item.path, item.info.isdir() or item.info.issym()):
                 continue
             listed.append("/" + item.path)
             path = usrmerge(item.path)
@@ -107,6 +129,7 @@ def build(spec: dict, out: str) -> None:
                 info.linkname = relocate_link(item.path, path, info.linkname)
             elif info.islnk():
                 info.linkname = usrmerge(posixpath.normpath(info.linkname.removeprefix("./")))
+            shipped.append(path)
             if info.isdir() and path in entries:
                 continue  # first package to ship a directory sets its metadata, as dpkg does
             entries[path] = Entry(info, item.data)
@@ -121,8 +144,8 @@ def build(spec: dict, out: str) -> None:
                 entries[info_dir + f"{key}.{name}"] = regular(info_dir + f"{key}.{name}", deb.control_files[name])
 
     installed = {s.split("\n", 1)[0].removeprefix("Package: ").strip() for s in status.values()}
-    layer = maintainer.Layer(entries, new, installed)
-    maintainer.apply(layer, usrmerge)
+    layer = maintainer.Layer(entries, new, installed, control, files)
+    commands = maintainer.apply(layer)
 
     if spec.get("base"):
         for name in MERGED[:3] + ("lib64",):
@@ -142,9 +165,43 @@ def build(spec: dict, out: str) -> None:
             entries[parent] = directory(parent)
             parent = posixpath.dirname(parent)
 
+    if commands:
+        entries.update(configure(entries, layer.inputs, commands, spec))
     write_layer_dir(entries, out, spec)
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
+
+
+def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: list[str],
+              spec: dict) -> dict[str, Entry]:
+    """Run the configure ``commands`` in a chroot of the lower layers plus ``entries``; return
+    what they changed (maintainer.DISCARD left out). ``inputs`` are written for the commands
+    to read and removed before the comparison."""
+    root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "root")
+    os.makedirs(root)
+    headers: dict = {}
+    for lower in spec.get("lower", []):
+        run_layer.unpack(os.path.join(lower, "layer.tar.gz"), root, headers, spec["epoch"])
+    with tempfile.TemporaryDirectory() as staged:  # this layer, as the unpacker reads layers
+        write_layer(entries, staged, epoch=spec["epoch"], level=1)
+        run_layer.unpack(os.path.join(staged, "layer.tar.gz"), root, headers, spec["epoch"])
+    before = {path: run_layer.Was(info, run_layer.fingerprint(os.path.join(root, path)))
+              for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
+    for name, data in inputs.items():
+        os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8",
+           f"SOURCE_DATE_EPOCH={spec['epoch']}"]
+    run_layer.run(root, {"busybox": spec["busybox"], "env": env, "commands": commands,
+                         "shell": ["/bin/sh", "-c"], "workdir": "/"})
+    for name in inputs:
+        os.unlink(os.path.join(root, name))
+    for name in sorted({posixpath.dirname(n) for n in inputs}, reverse=True):
+        if name not in headers:
+            os.rmdir(os.path.join(root, name))
+    changed = run_layer.diff(root, before)
+    return {path: entry for path, entry in changed.items() if not maintainer.discarded(path)}
 
 
 if __name__ == "__main__":

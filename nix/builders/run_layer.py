@@ -48,6 +48,12 @@ MOUNTS = ("dev", "proc", "tmp", "nix")
 SETTABLE = 0o1777
 # Name resolution files of a fixed-output (network) build's sandbox.
 NETWORK_FILES = ("etc/resolv.conf", "etc/hosts")
+# What a GPU builder's pre-build hook (nix/gpu-hook.sh, NixOS's nix-required-mounts) binds into
+# the sandbox of a derivation requiring cuda/gpu besides /dev/nvidia* (which come with /dev):
+# the driver's libraries, and the store paths they may link to. A gpu= step's commands get
+# those present in the sandbox at the same paths in their chroot; other steps never do.
+GPU_FEATURES = ("cuda", "gpu")
+GPU_PATHS = ("/run/opengl-driver", "/nix/store")
 
 
 @dataclass
@@ -151,6 +157,42 @@ def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: 
     thread.join()
 
 
+def gpu_binds(root: str, features: str, paths: tuple[str, ...] = GPU_PATHS) -> tuple[list[tuple[str, str]], list]:
+    """For a derivation requiring a GPU feature (``features``: Nix's ``requiredSystemFeatures``,
+    space-separated): (source, target) binds of the ``paths`` present in the sandbox, and what
+    was made under ``root`` for them (see :func:`unmake`)."""
+    if not set(features.split()) & set(GPU_FEATURES):
+        return [], []
+    binds, made = [], []
+    for source in paths:
+        if not os.path.isdir(source):
+            continue
+        target = rootfs.resolve_in_root(root, source.lstrip("/"))
+        missing, parent = [], target
+        while not os.path.lexists(parent):
+            missing.insert(0, parent)
+            parent = os.path.dirname(parent)
+        if missing:
+            times = os.lstat(parent)
+            made.append((missing, parent, (times.st_atime_ns, times.st_mtime_ns)))
+            os.makedirs(target)
+        binds.append((source, target))
+    return binds, made
+
+
+def unmake(made: list) -> None:
+    """Remove the mount point directories :func:`gpu_binds` made (empty again once the
+    commands' namespace is gone) and give their parent back its times, so the layer does not
+    record them. One the commands filled stays: it belongs to the layer."""
+    for missing, parent, times in reversed(made):
+        try:
+            for path in reversed(missing):
+                os.rmdir(path)
+        except OSError:
+            continue
+        os.utime(parent, ns=times, follow_symlinks=False)
+
+
 def run(root: str, spec: dict) -> None:
     busybox = os.path.join(spec["busybox"], "bin", "busybox")
     # Mount points and the working directory are image paths: resolved inside the root, so a
@@ -168,6 +210,8 @@ def run(root: str, spec: dict) -> None:
         store = rootfs.resolve_in_root(root, "nix/store")
         os.makedirs(store, exist_ok=True)
         binds.append(("/nix/store", store))
+    gpu, made = gpu_binds(root, os.environ.get("requiredSystemFeatures", ""))
+    binds += [bind for bind in gpu if bind[0] != "/nix/store" or not spec.get("storeMount")]
     created = []
     if spec.get("network"):
         # A fixed-output build may reach the network: give the commands the sandbox's name
@@ -206,6 +250,7 @@ def run(root: str, spec: dict) -> None:
                       file=sys.stderr, flush=True)
                 sys.exit(1)
     finally:
+        unmake(made)
         for target in created:
             if os.path.isfile(target) and not os.path.islink(target) and os.path.getsize(target) == 0:
                 os.unlink(target)

@@ -29,7 +29,7 @@ def _fail(what: str, proc: subprocess.CompletedProcess, fix: str) -> NixbuildErr
     return NixbuildError(f"{what} failed: {proc.stderr.strip() or proc.stdout.strip()}", fix=fix)
 
 
-def _is_local(destination: str) -> bool:
+def is_local(destination: str) -> bool:
     host = destination.removeprefix("docker://").split("/", 1)[0]
     return host.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
 
@@ -41,7 +41,7 @@ def push(layout: Path, ref: str, destination: str, *, tls_verify: bool | None = 
     """
     if not destination.startswith("docker://"):
         raise NixbuildError(f"unsupported destination {destination!r}", fix="use docker://HOST/REPO:TAG")
-    verify = (not _is_local(destination)) if tls_verify is None else tls_verify
+    verify = (not is_local(destination)) if tls_verify is None else tls_verify
     with tempfile.TemporaryDirectory() as tmp:
         digest_file = Path(tmp) / "digest"
         # --debug is the only output that says which blobs the registry already had.
@@ -59,7 +59,7 @@ def push(layout: Path, ref: str, destination: str, *, tls_verify: bool | None = 
 
 
 def inspect_remote(reference: str, *, tls_verify: bool | None = None) -> dict:
-    verify = (not _is_local(reference)) if tls_verify is None else tls_verify
+    verify = (not is_local(reference)) if tls_verify is None else tls_verify
     proc = _skopeo("inspect", f"--tls-verify={str(verify).lower()}", reference)
     if proc.returncode != 0:
         raise _fail(f"skopeo inspect {reference}", proc, "check the reference and that the registry is up")

@@ -1,7 +1,9 @@
 """The Nix commands nixbuild runs, with the options every call needs on this kind of machine.
 
 - ``sandbox = true``: Debian's nix.conf turns the sandbox off; hermeticity is the product.
-- ``substituters = ''``: no binary cache is reachable, and trying one costs seconds per call.
+- ``substituters``/``trusted-public-keys``: the machine's caches and nixbuild's own
+  (``NIXBUILD_SUBSTITUTERS``), only those that answered this run's probe (substituters.py);
+  ``substitute=False`` (a rebuild that must not be served from a cache) passes none.
 - ``max-jobs = auto``: Debian's default of 1 serialises hundreds of small .deb fetches.
 - ``ssl-cert-file``: the host CA bundle, so fetches work behind an intercepting proxy.
 """
@@ -12,9 +14,11 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from nixbuild.errors import BuildError, ToolMissing
+from nixbuild.tools import substituters
 
 NIX_DIR = Path(__file__).resolve().parents[2] / "nix"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -39,12 +43,26 @@ def require(tool: str, package: str) -> str:
 # A GPU builder says what it has, e.g. NIXBUILD_SYSTEM_FEATURES="cuda gpu-h100": gpu= steps
 # require those features, so Nix builds them only where they are advertised.
 SYSTEM_FEATURES_ENV = "NIXBUILD_SYSTEM_FEATURES"
+# Remote builders, as Nix's `builders` option (`--builders` of build, run, check, push): machines-file
+# lines separated by `;`, or `@FILE`. Unset: the machines file and nix.conf `builders` apply.
+BUILDERS_ENV = "NIXBUILD_BUILDERS"
 
 
-def common_options(store: str | None = None) -> list[str]:
-    opts = ["--option", "sandbox", "true", "--option", "substituters", "", "--max-jobs", "auto"]
+def cache_options(substitute: bool = True) -> list[str]:
+    """The substituters and trusted keys of this run (none with ``substitute=False``)."""
+    if not substitute:
+        return ["--option", "substituters", ""]
+    found = substituters.caches()
+    return ["--option", "substituters", " ".join(found.substituters),
+            "--option", "trusted-public-keys", " ".join(found.trusted_public_keys)]
+
+
+def common_options(store: str | None = None, substitute: bool = True) -> list[str]:
+    opts = ["--option", "sandbox", "true", *cache_options(substitute), "--max-jobs", "auto"]
     if os.path.exists(HOST_CA_BUNDLE):
         opts += ["--option", "ssl-cert-file", HOST_CA_BUNDLE]
+    if builders := os.environ.get(BUILDERS_ENV):
+        opts += ["--builders", builders]
     features = os.environ.get(SYSTEM_FEATURES_ENV, "").split()
     if features:
         opts += ["--option", "extra-system-features", " ".join(features)]
@@ -58,12 +76,23 @@ def common_options(store: str | None = None) -> list[str]:
 _FOD_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '([^']+)':\s*specified:\s*(\S+)\s*got:\s*(\S+)")
 
 
+_REMOTE_BUILD = re.compile(r"building '/nix/store/[a-z0-9]{32}-([^']+)\.drv' on '([^'?]+)")
+
+
+def remote_builds(stderr: str) -> list[tuple[str, str]]:
+    """(derivation name, machine) of each build Nix's log says ran on a remote builder."""
+    return _REMOTE_BUILD.findall(stderr)
+
+
 def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = None,
-          check: bool = False, attr: str | None = None, env: dict[str, str] | None = None) -> Path:
+          check: bool = False, attr: str | None = None, env: dict[str, str] | None = None,
+          substitute: bool = True, remote: Callable[[str, str], None] | None = None) -> Path:
     """``nix-build nix/image.nix --arg specFile SPEC``; returns the output store path.
-    ``env`` adds to nix-build's environment (where fixed-output builds read impure variables)."""
+    ``env`` adds to nix-build's environment (where fixed-output builds read impure variables);
+    ``substitute=False``: build what is not in the store, never take it from a cache;
+    ``remote(name, machine)`` is told of each derivation built on a remote builder."""
     cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
-    cmd += common_options(store)
+    cmd += common_options(store, substitute)
     if attr:
         cmd += ["-A", attr]
     cmd += ["--out-link", str(out_link)] if out_link else ["--no-out-link"]
@@ -72,6 +101,9 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise build_error(proc.stderr, proc.returncode)
+    if remote is not None:
+        for name, machine in remote_builds(proc.stderr):
+            remote(name, machine)
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
@@ -94,7 +126,8 @@ class NoGpuBuilder(BuildError):
         super().__init__(
             f"no Nix builder here advertises the system features {{{features}}} this GPU step requires",
             fix=f"build on a machine with the GPU and set {SYSTEM_FEATURES_ENV}=\"{features.replace(',', ' ')}\", "
-                "or add a remote builder (nix.conf `builders`) that advertises them")
+                "or add a remote builder that advertises them (machines file, nix.conf `builders` or "
+                f"`--builders`); `nixbuild builders --gpu TYPE` prints what such a builder needs")
 
 
 def build_error(stderr: str, code: int) -> BuildError:
@@ -140,6 +173,39 @@ def is_valid(store_path: str, store: str | None = None) -> bool:
     if store:
         cmd += ["--store", store]
     return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def fixed_path(name: str, nar_hash: str) -> str:
+    """The store path of a recursive sha256 fixed-output path (as ``nix-store --add-fixed``
+    would name it), computed without the content."""
+    proc = subprocess.run([require("nix-store", "nix-bin"), "--print-fixed-path", "--recursive", "sha256",
+                           nar_hash, name], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nix-store --print-fixed-path {name} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def substitute(store_path: str, store: str | None = None) -> bool:
+    """Whether ``store_path`` is in the store, taken from this run's binary caches if needed."""
+    if is_valid(store_path, store):
+        return True
+    if not substituters.caches().substituters:
+        return False
+    cmd = [require("nix-store", "nix-bin"), "--realise", store_path, *cache_options()]
+    if store:
+        cmd += ["--store", store]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def instantiate(spec_file: Path, store: str | None = None) -> str:
+    """``nix-instantiate nix/image.nix --arg specFile SPEC``: the image's derivation."""
+    cmd = [require("nix-instantiate", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
+    if store:
+        cmd += ["--store", store]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nix-instantiate failed:\n{_tail(proc.stderr)}")
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def instantiate_path(expr_file: Path, args: dict[str, str], attr: str) -> str:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -26,7 +25,7 @@ class Cli:
 
     def __call__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
                  ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "nixbuild.cli", *map(str, args)], cwd=cwd,
+        proc = subprocess.run([sys.executable, "-m", "nixbuild", *map(str, args)], cwd=cwd,
                               env={**self.env, **(env or {})}, capture_output=True, text=True)
         if ok and proc.returncode != 0:
             raise AssertionError(f"nixbuild {' '.join(map(str, args))} exited {proc.returncode}\n"
@@ -68,12 +67,6 @@ def trixie(tmp_path_factory, cli) -> dict:
     return {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory) -> str:
     """Debian's docker-registry on 127.0.0.1, with its own storage; returns HOST:PORT."""
@@ -87,16 +80,7 @@ def registry(tmp_path_factory) -> str:
         f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"docker-registry did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+    wait_until_answers(f"http://{address}/v2/", proc)
     yield address
     proc.terminate()
     proc.wait(10)

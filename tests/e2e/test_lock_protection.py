@@ -55,7 +55,7 @@ def test_a_swapped_pin_fails_and_a_locked_app_builds_offline(quickstart, cli, tm
 def test_two_locks_at_once_keep_both_pins(quickstart, tmp_path):
     app = copy_quickstart(quickstart, tmp_path / "qs")
     app.write_text(app.read_text() + '\ntree = image.apt_install("tree")\nfile = image.apt_install("file")\n')
-    procs = [subprocess.Popen([sys.executable, "-m", "nixbuild.cli", "lock", str(app), "--image", name],
+    procs = [subprocess.Popen([sys.executable, "-m", "nixbuild", "lock", str(app), "--image", name],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in ("tree", "file")]
     for proc in procs:
@@ -67,20 +67,43 @@ def test_two_locks_at_once_keep_both_pins(quickstart, tmp_path):
     assert "file" in {p["name"] for p in images["file"]["steps"][-1]["packages"]}
 
 
-def test_ctrl_c_exits_130_and_keeps_the_lock(quickstart, tmp_path):
+def _nix_build_running(parent: int) -> bool:
+    """Whether a nix-build child of ``parent`` is running (read from /proc, no helper library)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"nix-build" in cmdline:
+            return True
+    return False
+
+
+def test_ctrl_c_exits_130_and_keeps_the_lock(quickstart, cli, tmp_path):
     app = copy_quickstart(quickstart, tmp_path / "qs")
+    # A step that is still building when the signal comes, however warm the store is.
+    app.write_text(app.read_text() + '\nimage = image.run_commands("sleep 600")\n')
+    cli("lock", app)
     lock_path = app.parent / "nixbuild.lock"
     pristine = lock_path.read_bytes()
-    for delay in (0.3, 2.0):  # during imports, then during the build
-        proc = subprocess.Popen([sys.executable, "-m", "nixbuild.cli", "build", str(app)],
+    for during in ("imports", "build"):
+        proc = subprocess.Popen([sys.executable, "-m", "nixbuild", "build", str(app)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
+        if during == "imports":
+            time.sleep(0.3)
+        else:
+            deadline = time.monotonic() + 300
+            while not _nix_build_running(proc.pid):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 130, stderr
+        assert proc.returncode == 130, (during, stderr)
         assert "Traceback" not in stderr and stderr.strip().endswith("interrupted")
         assert lock_path.read_bytes() == pristine
         assert [p.name for p in app.parent.iterdir() if p.name.startswith(".nixbuild.lock")] == []
+        assert not (app.parent / ".nixbuild" / "image").exists()
 
 
 def test_lock_refuses_a_missing_local_path_as_plan_does(quickstart, cli, tmp_path):

@@ -127,7 +127,7 @@ def test_run_as_root_is_a_user_namespace_without_the_hosts_network(quickstart, c
 
 def test_the_command_dies_with_nixbuild(quickstart):
     marker = "313.25"  # sleep's argument: finds the process
-    proc = subprocess.Popen([sys.executable, "-m", "nixbuild.cli", "run", str(quickstart["app"]), "--",
+    proc = subprocess.Popen([sys.executable, "-m", "nixbuild", "run", str(quickstart["app"]), "--",
                              "sleep", marker], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def sleepers() -> list[int]:

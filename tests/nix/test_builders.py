@@ -47,6 +47,13 @@ def test_slim_rules(path, dropped):
     assert deb_layer.slimmed(path) is dropped
 
 
+def test_slim_rules_keep_directories_and_links_below_an_include_prefix_as_dpkg_does():
+    assert not deb_layer.slimmed("usr/share/doc/gcc", container=True)  # a symlink, kept by dpkg
+    assert not deb_layer.slimmed("usr/share/doc/apt/examples", container=True)
+    assert deb_layer.slimmed("usr/share/doc/apt/examples/x.conf")
+    assert deb_layer.slimmed("usr/share/man/man1", container=True)
+
+
 def test_stanza_round_trip_keeps_continuations():
     text = "Package: a\nVersion: 1\nDescription: short\n long line\n .\n more\n"
     fields = parse_stanza(text)
@@ -123,10 +130,12 @@ def _layer(files: dict[str, bytes], new: set[str], installed: set[str] | None = 
 
 
 def test_base_passwd_writes_accounts_with_locked_shadow():
-    layer = _layer({"usr/share/base-passwd/passwd.master": b"root:x:0:0:root:/root:/bin/bash\n",
+    layer = _layer({"usr/share/base-passwd/passwd.master": b"root:*:0:0:root:/root:/bin/bash\n",
                     "usr/share/base-passwd/group.master": b"root:*:0:\nshadow:*:42:\n"}, {"base-passwd"})
-    maintainer.apply(layer, deb_layer.usrmerge)
-    assert layer.read("etc/passwd").startswith(b"root:x:0:0")
+    maintainer.apply(layer)
+    assert layer.read("etc/passwd") == b"root:x:0:0:root:/root:/bin/bash\n"  # pwconv's "x"
+    assert layer.read("etc/group") == b"root:x:0:\nshadow:x:42:\n"
+    assert layer.read("etc/gshadow") == b"root:*::\nshadow:*::\n"
     assert layer.read("etc/shadow") == b"root:*:0:0:99999:7:::\n"
     assert layer.entries["etc/shadow"].info.gid == maintainer.GID_SHADOW
     assert layer.entries["etc/shadow"].info.mode == 0o640
@@ -135,23 +144,96 @@ def test_base_passwd_writes_accounts_with_locked_shadow():
 def test_ca_bundle_concatenates_every_certificate_in_order():
     layer = _layer({"usr/share/ca-certificates/mozilla/B.crt": b"-----B-----\n",
                     "usr/share/ca-certificates/mozilla/A.crt": b"-----A-----"}, {"ca-certificates"})
-    maintainer.apply(layer, deb_layer.usrmerge)
+    maintainer.apply(layer)
     assert layer.read("etc/ssl/certs/ca-certificates.crt") == b"-----A-----\n-----B-----\n"
     assert layer.entries["etc/ssl/certs/A.pem"].info.linkname == "/usr/share/ca-certificates/mozilla/A.crt"
 
 
-def test_alternatives_pick_the_highest_priority_installed_candidate():
-    layer = _layer({}, {"gawk"}, installed={"mawk", "gawk"})
-    maintainer.apply(layer, deb_layer.usrmerge)
-    assert layer.entries["usr/bin/awk"].info.linkname == "/etc/alternatives/awk"
-    assert layer.entries["etc/alternatives/awk"].info.linkname == "/usr/bin/gawk"
-    # a layer that adds only the lower-priority candidate leaves the link alone
-    lower = _layer({}, {"mawk"}, installed={"mawk", "gawk"})
-    maintainer.apply(lower, deb_layer.usrmerge)
-    assert "etc/alternatives/awk" not in lower.entries
+XZ_POSTINST = """#!/bin/sh
+set -e
+
+slave () {
+	dir=$1 filename=$2 target=$3
+	echo "--slave $dir/$filename $filename $dir/$target"
+}
+
+update-alternatives --install /usr/bin/lzma lzma /usr/bin/xz 20 $(
+	slave /usr/bin unlzma unxz
+	for util in cat more
+	do
+		slave /usr/bin lz$util xz$util
+	done
+)
+"""
+
+GCC_POSTINST = """#! /bin/sh
+update-alternatives --quiet \\
+    --install /usr/bin/cc cc /usr/bin/gcc 20 \\
+    #--slave /usr/share/man/man1/cc.1.gz cc.1.gz /usr/share/man/man1/gcc.1.gz
+
+update-alternatives --remove rename /usr/bin/prename
+"""
+
+
+def test_alternatives_commands_keep_functions_and_whole_install_statements():
+    layer = maintainer.Layer({}, {"xz-utils", "gcc"}, {"xz-utils", "gcc"},
+                             control={"xz-utils": {"postinst": XZ_POSTINST.encode()},
+                                      "gcc": {"postinst": GCC_POSTINST.encode()}})
+    gcc, xz = maintainer.alternatives(layer)
+    assert "--remove" not in gcc and gcc.count("update-alternatives") == 1
+    assert xz.startswith("set -e\nslave () {") and xz.rstrip().endswith(")")
+    # the shell that runs them sees exactly the arguments dpkg's update-alternatives would get
+    import subprocess
+    shim = "update_alternatives() { printf '%s\\n' \"$@\"; }\n"
+    out = subprocess.run(["sh", "-c", shim + xz.replace("update-alternatives", "update_alternatives")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[:5] == ["--install", "/usr/bin/lzma", "lzma", "/usr/bin/xz", "20"]
+    assert out[5:] == ["--slave", "/usr/bin/unlzma", "unlzma", "/usr/bin/unxz",
+                       "--slave", "/usr/bin/lzcat", "lzcat", "/usr/bin/xzcat",
+                       "--slave", "/usr/bin/lzmore", "lzmore", "/usr/bin/xzmore"]
+    out = subprocess.run(["sh", "-c", shim + gcc.replace("update-alternatives", "update_alternatives")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["--quiet", "--install", "/usr/bin/cc", "cc", "/usr/bin/gcc", "20"]
+
+
+def test_byte_compile_lists_the_modules_debian_compiles():
+    files = {"usr/lib/python3.11/json/__init__.py": b"", "usr/lib/python3/dist-packages/pip/__init__.py": b"",
+             "usr/lib/python3/dist-packages/pip/x.txt": b"", "usr/share/other/tool.py": b""}
+    layer = _layer(files, {"libpython3.11-stdlib", "python3-pip", "other"})
+    layer.files = {"libpython3.11-stdlib": ["usr/lib/python3.11/json/__init__.py"],
+                   "python3-pip": ["usr/lib/python3/dist-packages/pip/__init__.py",
+                                   "usr/lib/python3/dist-packages/pip/x.txt"],
+                   "other": ["usr/share/other/tool.py"]}
+    layer.control = {"python3-pip": {"postinst": b"py3compile -p python3-pip"}}
+    commands = maintainer.byte_compile(layer)
+    assert [c.split()[1] for c in commands] == ["/usr/bin/python3", "/usr/bin/python3.11"]
+    assert all(c.startswith("PYTHONHASHSEED=0 ") for c in commands)
+    lists = {k: v.decode().split() for k, v in layer.inputs.items()}
+    assert lists == {"run/nixbuild-configure/compile-python3.list": ["/usr/lib/python3/dist-packages/pip/__init__.py"],
+                     "run/nixbuild-configure/compile-python3.11.list": ["/usr/lib/python3.11/json/__init__.py"]}
 
 
 def test_python_stdlib_effect_drops_the_externally_managed_marker():
     layer = _layer({"usr/lib/python3.11/EXTERNALLY-MANAGED": b"[externally-managed]\n"}, {"libpython3.11-stdlib"})
-    maintainer.apply(layer, deb_layer.usrmerge)
+    maintainer.apply(layer)
     assert "usr/lib/python3.11/EXTERNALLY-MANAGED" not in layer.entries
+
+
+def test_alternatives_in_a_shell_function_are_called():
+    script = ("#! /bin/sh\nset -e\n\nua() {\n\tupdate-alternatives --install /usr/bin/which which "
+              "/usr/bin/which.debianutils 0\n}\n\nif [ -z \"$2\" ]; then\n\tua\nfi\n")
+    layer = maintainer.Layer({}, {"debianutils"}, {"debianutils"}, control={"debianutils": {"postinst": script.encode()}})
+    (command,) = maintainer.alternatives(layer)
+    assert command.rstrip().endswith("\nua")
+
+
+def test_usr_local_is_root_0755_as_on_a_new_debian_system():
+    # base-files' and python3.X-minimal's postinsts make /usr/local dirs 2775 root:staff only
+    # where /etc/staff-group-for-usr-local exists, which no package ships.
+    files = {f"usr/share/base-files/{n}": b"x\n" for n in ("dot.profile", "dot.bashrc", "profile", "motd")}
+    layer = _layer(files, {"base-files", "python3.11-minimal"})
+    maintainer.apply(layer)
+    for path in ("usr/local", "usr/local/bin", "usr/local/share/man", "usr/local/lib/python3.11/dist-packages"):
+        info = layer.entries[path].info
+        assert (info.mode, info.uid, info.gid) == (0o755, 0, 0), path
+    assert layer.entries["var/mail"].info.mode == 0o2775

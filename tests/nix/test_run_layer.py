@@ -95,3 +95,28 @@ def test_unpack_keeps_hostile_layers_inside_the_root_and_indexes_where_they_land
     before = {p: run_layer.Was(info, run_layer.fingerprint(str(root / p)))
               for p, info in headers.items() if os.path.lexists(root / p)}
     assert "run/x.cfg" not in run_layer.diff(str(root), before)
+
+
+def test_a_gpu_step_gets_the_driver_directory_bound_and_the_layer_does_not_record_the_mount_point(tmp_path):
+    root, _, before = unpacked(tmp_path)
+    driver = tmp_path / "sandbox" / "run" / "opengl-driver"
+    (driver / "lib").mkdir(parents=True)
+    absent = str(tmp_path / "sandbox" / "absent")
+
+    # Not a gpu= step: nothing bound, nothing made.
+    assert run_layer.gpu_binds(str(root), "", (str(driver), absent)) == ([], [])
+    assert run_layer.gpu_binds(str(root), "big-parallel", (str(driver),)) == ([], [])
+
+    binds, made = run_layer.gpu_binds(str(root), "cuda gpu-t4", (str(driver), absent))
+    target = str(root) + str(driver)  # the same path inside the chroot; absent paths are skipped
+    assert binds == [(str(driver), target)]
+    assert os.path.isdir(target)
+    run_layer.unmake(made)
+    assert not os.path.lexists(str(root) + str(tmp_path))
+    assert run_layer.diff(str(root), before) == {}
+
+    # What the commands put below the mount point's parents stays in the layer.
+    binds, made = run_layer.gpu_binds(str(root), "gpu", (str(driver),))
+    (root / str(driver.parent).lstrip("/") / "kept").write_text("x")
+    run_layer.unmake(made)
+    assert os.path.isdir(target) is False and os.path.exists(str(root) + str(driver.parent / "kept"))

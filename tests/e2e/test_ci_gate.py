@@ -1,0 +1,62 @@
+"""examples/ci/gate.sh, the CI gate people copy, run as CI runs it: lock --check, check (its JSON
+report) and push to a real registry on 127.0.0.1. This is also the test of `nixbuild check`
+passing on the quickstart (tests/e2e/test_check.py covers a failing check)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+
+GATE = ROOT / "examples" / "ci" / "gate.sh"
+
+
+def gate(app: Path, destination: str, report: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NIXBUILD": f"{sys.executable} -m nixbuild.cli", "NIXBUILD_REPORT": str(report),
+           # the cache CI keeps between runs: this machine's
+           "NIXBUILD_CACHE_DIR": os.environ.get("NIXBUILD_CACHE_DIR", str(Path.home() / ".cache" / "nixbuild"))}
+    return subprocess.run(["sh", str(GATE), app.name, destination], cwd=app.parent, env=env,
+                          capture_output=True, text=True)
+
+
+def remote_digest(destination: str) -> str | None:
+    proc = subprocess.run(["skopeo", "inspect", "--tls-verify=false", destination], capture_output=True, text=True)
+    return json.loads(proc.stdout)["Digest"] if proc.returncode == 0 else None
+
+
+def test_gate_checks_reports_and_pushes_the_quickstart(quickstart, registry, tmp_path):
+    destination = f"docker://{registry}/gate:ok"
+    report = tmp_path / "check.json"
+    proc = gate(quickstart["app"], destination, report)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = json.loads(report.read_text())
+    assert result["ok"] is True
+    assert result["second_store_digest"] == result["manifest_digest"] == quickstart["built"]["manifest_digest"]
+    assert result["rebuild_failures"] == [] and result["differences"] is None
+    assert remote_digest(destination) == quickstart["built"]["manifest_digest"]
+
+
+def test_gate_stops_at_a_stale_lock_and_pushes_nothing(quickstart, registry, tmp_path):
+    app = tmp_path / "app.py"
+    shutil.copy(quickstart["app"], app)
+    shutil.copy(quickstart["app"].parent / "nixbuild.lock", tmp_path / "nixbuild.lock")
+    app.write_text(app.read_text().replace('.apt_install("curl", "jq")', '.apt_install("curl", "jq", "less")'))
+    destination = f"docker://{registry}/gate:stale"
+    proc = gate(app, destination, tmp_path / "check.json")
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "== nixbuild check" not in proc.stdout
+    assert remote_digest(destination) is None
+
+
+def test_workflow_runs_the_gate_with_a_cache():
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "workflow.yml").read_text())
+    steps = workflow["jobs"]["gate"]["steps"]
+    assert any(s.get("uses", "").startswith("actions/cache@") and s["with"]["path"] == ".nixbuild-cache"
+               for s in steps)
+    assert workflow["jobs"]["gate"]["env"]["NIXBUILD_CACHE_DIR"].endswith("/.nixbuild-cache")
+    assert any("ci/gate.sh app.py" in s.get("run", "") for s in steps)

@@ -1,0 +1,47 @@
+"""The quickstart image (debian_slim 3.11 + apt_install curl jq) against the same pinned
+packages installed by real dpkg with every maintainer script run (tests/e2e/debian_oracle.py).
+Each difference not in debian_oracle.INTENDED fails the test, naming the file."""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import debian_oracle as oracle
+
+pytestmark = [pytest.mark.nix, pytest.mark.slow]
+
+
+def pinned_debs(lock: dict) -> tuple[list[Path], list[str]]:
+    """The .debs of every step of the lock, as Nix fetched them for the build."""
+    packages = [p for step in lock["images"]["image"]["steps"] for p in step["packages"]]
+    debs = []
+    for p in packages:
+        store_name = Path(p["path"]).name.replace("~", "_").replace(":", "_").replace("%", "_")
+        (found,) = glob.glob(f"/nix/store/*-{store_name}")
+        debs.append(Path(found))
+    return debs, sorted({p["name"] for p in packages})
+
+
+def test_quickstart_matches_debian(quickstart, tmp_path):
+    layers = oracle.image_layers(Path(quickstart["built"]["store_path"]))
+    package_layers = [blob for history, blob in layers if "pip install" not in history]
+    with tarfile.open(package_layers[0]) as tar:
+        slim = tar.extractfile("etc/dpkg/dpkg.cfg.d/docker").read().decode()
+    assert "path-exclude /usr/share/doc/*" in slim
+    debs, names = pinned_debs(quickstart["lock"])
+    work = oracle.scratch(tmp_path)
+    try:
+        root = oracle.mmdebstrap(debs, names, slim, "bookworm", work)
+        debian = oracle.tree_of_root(root)
+    finally:
+        if work != tmp_path:
+            shutil.rmtree(work)
+    # The oracle itself honoured the slim rules (or every doc would be a difference).
+    assert "usr/share/doc/jq/copyright" in debian and not any(p.startswith("usr/share/man/") for p in debian)
+    found = oracle.differences(oracle.tree_of_layers(package_layers), debian)
+    assert not found, f"{len(found)} unintended differences:\n" + "\n".join(found[:200])

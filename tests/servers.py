@@ -1,0 +1,50 @@
+"""Servers the tests start on 127.0.0.1: a folder served over HTTP (binary caches, mirrors)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_answers(url: str, proc: subprocess.Popen, *, seconds: float = 30) -> None:
+    """Wait until ``url`` answers; a server that exits or stays silent is an AssertionError
+    with what it wrote on stderr (when that is a pipe)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                said = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                raise AssertionError(f"the server for {url} did not start: {said}")
+            time.sleep(0.1)
+
+
+@contextmanager
+def serve_folder(folder: Path, probe: str = "") -> Iterator[str]:
+    """``python -m http.server`` over ``folder`` (another process, so a nix-build that fetches
+    from it never waits on this one's GIL); yields its URL once ``probe`` answers."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answers(f"{url}/{probe}", proc, seconds=10)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
