@@ -23,7 +23,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from nixbuild import chain, locking, pinned_debs, plan, rebuild, seed
+from nixbuild import chain, locking, plan, rebuild, seed
+from nixbuild.store import pinned_debs
 from nixbuild.local import tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nixbuild.pinned_debs import flat_path, store_name
+from nixbuild.store.pinned_debs import flat_path, store_name
 from nixbuild.settings import Settings
 
 APP = """import modal
