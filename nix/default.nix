@@ -74,7 +74,7 @@ let
           # The image so far, for the maintainer-script effects run in its chroot (ldconfig, ...).
           lower = acc.layers;
           inherit (boot) busybox;
-        } { }
+        } (features layer)
         else if layer.kind == "files" then layerDrv "file_layer.py" index layer {
           tree = if layer.sources or null == null then fetch.seeded layer.tree
             else if src == null then throw "nixbuild: the spec names local files relative to a flake: pass src = ./.;"

@@ -69,6 +69,8 @@ class DebLayer(_Layer):
     kind: Literal["debs"] = "debs"
     base: bool = False
     debs: list[DebSource]
+    # gpu= on apt_install: Nix system features a builder must advertise to build the layer.
+    systemFeatures: list[str] = []
 
 
 class TreeSource(Model):
@@ -290,7 +292,8 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
     when earlier steps installed all it asks for)."""
     layers: list[LayerSpec] = []
     if pinned.packages:
-        layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings)))
+        layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings),
+                               systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
     if pinned.python:
         if pinned.packages:  # debian_slim's pip, wheel and uv, on its Debian packages
             common = {**common, "name": f"{common['name']}-python",

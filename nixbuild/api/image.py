@@ -305,7 +305,6 @@ class Image:
             warn(f"Image.apt_install: env= (keys {', '.join(sorted(map(str, env)))}) is ignored: {reason}")
         if secrets:
             warn(f"Image.apt_install: secrets= ({len(list(secrets))} given) is ignored: {reason}")
-        _warn_ignored("apt_install", reason, gpu=gpu)
         return self._then(
             _make(
                 s.AptInstall,

@@ -103,3 +103,10 @@ def test_a_gpu_wheels_layer_requires_the_builder_features(tmp_path):
     features = evaluate("(builtins.elemAt (lib.buildImage spec).layers 1).requiredSystemFeatures or null",
                         value, tmp_path)
     assert features == ["cuda", "gpu-a100"]
+
+
+def test_a_gpu_deb_layer_requires_the_builder_features(tmp_path):
+    value = spec()
+    value["layers"][1]["systemFeatures"] = ["cuda", "gpu-t4"]
+    features = evaluate("map (l: l.requiredSystemFeatures or null) (lib.buildImage spec).layers", value, tmp_path)
+    assert features == [None, ["cuda", "gpu-t4"]]
