@@ -25,11 +25,14 @@ HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def nix_dir() -> Path:
-    """The nix/ library: beside the package in a checkout, or NIXBUILD_NIX_DIR."""
+    """The nix/ library: beside the package in a checkout, or NIXBUILD_NIX_DIR. Its builders
+    read ``../nixbuild/oci/rootfs.py`` (shared with the CLI), so it must sit in a checkout."""
     path = Path(os.environ.get("NIXBUILD_NIX_DIR", NIX_DIR))
+    fix = "set NIXBUILD_NIX_DIR to the nix/ folder of a nixbuild checkout"
     if not (path / "default.nix").exists():
-        raise ToolMissing(f"nixbuild's Nix library is not at {path}",
-                          fix="set NIXBUILD_NIX_DIR to the nix/ folder of a nixbuild checkout")
+        raise ToolMissing(f"nixbuild's Nix library is not at {path}", fix=fix)
+    if not (path.parent / "nixbuild" / "oci" / "rootfs.py").exists():
+        raise ToolMissing(f"{path} is not beside nixbuild/oci/rootfs.py, which its builders share", fix=fix)
     return path
 
 

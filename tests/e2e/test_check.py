@@ -12,6 +12,9 @@ def test_check_fails_with_a_per_file_report_on_a_non_reproducible_image(tmp_path
     # A copy of the Nix library whose layer builder writes random bytes into every layer.
     nix_dir = tmp_path / "nix"
     shutil.copytree(ROOT / "nix", nix_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    shared = tmp_path / "nixbuild" / "oci"  # the module the builders share with the CLI
+    shared.mkdir(parents=True)
+    shutil.copy(ROOT / "nixbuild" / "oci" / "rootfs.py", shared)
     builder = nix_dir / "builders" / "deb_layer.py"
     source = builder.read_text()
     marker = '    status_text = "\\n".join(status[k] for k in sorted(status))\n'
