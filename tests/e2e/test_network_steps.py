@@ -11,11 +11,15 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import shutil
 import subprocess
 import threading
 import uuid
 
 import pytest
+
+from nixbuild.settings import Settings
+from nixbuild.store import roots
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +90,8 @@ def test_changed_download_fails_with_a_named_error_and_keeps_lock_and_image(fetc
     fetched = [p for p in layers if "-layer-3-2-run_commands" in p]
     assert fetched, layers
     link.unlink()
+    # nixbuild's history roots of this app keep old builds until `nixbuild gc`: a fresh machine has none.
+    shutil.rmtree(roots.app_dir(Settings.from_env().cache_dir, app.resolve()), ignore_errors=True)
     subprocess.run(["nix-store", "--delete", str(old_target), *fetched], check=True, capture_output=True)
     proc = cli("build", app, ok=False)
     assert proc.returncode == 6, proc.stderr
