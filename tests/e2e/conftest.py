@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,12 +69,11 @@ def trixie(tmp_path_factory, cli) -> dict:
     return {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory) -> str:
-    """Debian's docker-registry on 127.0.0.1, with its own storage; returns HOST:PORT."""
+@contextmanager
+def running_registry(root: Path) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1 with its storage under ``root``; yields HOST:PORT."""
     binary = shutil.which("docker-registry")
     assert binary, "docker-registry is not installed (apt-get install docker-registry; scripts/setup does it)"
-    root = tmp_path_factory.mktemp("registry")
     port = free_port()
     config = root / "config.yml"
     config.write_text(
@@ -81,6 +82,15 @@ def registry(tmp_path_factory) -> str:
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     address = f"127.0.0.1:{port}"
     wait_until_answers(f"http://{address}/v2/", proc)
-    yield address
-    proc.terminate()
-    proc.wait(10)
+    try:
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> Iterator[str]:
+    """A registry shared by the session's tests (each pushes to its own repository)."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address

@@ -3,6 +3,17 @@
 import json
 import subprocess
 
+import pytest
+from conftest import running_registry
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry of this module's own: skopeo mounts blobs it saw pushed elsewhere in the same
+    registry, so on the session's shared one the first push here would upload nothing."""
+    with running_registry(tmp_path_factory.mktemp("push-registry")) as address:
+        yield address
+
 
 def test_push_gives_the_local_digest_and_a_second_push_uploads_nothing(quickstart, cli, registry):
     dest = f"docker://{registry}/quickstart:v1"
