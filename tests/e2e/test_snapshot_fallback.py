@@ -1,6 +1,7 @@
 """Locks that survive the mirror (issue 12, part 2): a pinned .deb the mirror dropped after
 locking is fetched from a snapshot mirror; when no place has it, one error names it and
-every URL tried. Real components only: two HTTP servers on 127.0.0.1 over folders this test
+every URL tried. The apt step is forced (a fresh layer on every build), so its .debs are
+needed whatever earlier runs left in the store. Real components only: two HTTP servers on 127.0.0.1 over folders this test
 fills from the configured Debian mirror, and the machine's Nix store."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from nixbuild.store.pinned_debs import flat_path, store_name
 from nixbuild.settings import Settings
 
 APP = """import modal
-image = modal.Image.debian_slim(python_version="3.11").apt_install("hello")
+image = modal.Image.debian_slim(python_version="3.11").apt_install("hello", force_build=True)
 app = modal.App("snapshot-fallback", image=image)
 """
 
