@@ -1,7 +1,8 @@
 """The lock file protects what it pins: its shape (hex digests, relative pool paths, an
 object at all), its mode, one writer at a time, and pins that must be the signed index's.
 
-The pin checks use the quickstart example's committed lock against the real Debian index
+The pin checks use a lock of the quickstart example, made here by `nixbuild lock` (example
+locks are not committed: they name this machine's mirror), against the real Debian index
 snapshot it records (from the cache, else downloaded by hash from the mirror): the oracle is
 the signed index, not nixbuild's own resolver output.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +25,19 @@ from nixbuild.errors import LockError
 from nixbuild.lock import Lock, exclusive, read_lock, write_atomic, write_lock
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICKSTART = ROOT / "examples" / "quickstart"
+QUICKSTART = ROOT / "examples" / "quickstart"  # replaced by a locked copy (see below)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def locked_quickstart(tmp_path_factory) -> Path:
+    """A copy of the quickstart example with a lock made now, for every test of this module."""
+    global QUICKSTART
+    dest = tmp_path_factory.mktemp("lock-file") / "quickstart"
+    shutil.copytree(ROOT / "examples" / "quickstart", dest, ignore=shutil.ignore_patterns("nixbuild.lock", ".nixbuild"))
+    proc = subprocess.run([sys.executable, "-m", "nixbuild", "lock", str(dest / "app.py")], capture_output=True, text=True)
+    assert proc.returncode == 0, f"nixbuild lock failed (is the Debian mirror reachable?):\n{proc.stderr}"
+    QUICKSTART = dest
+    return dest
 
 
 def lock_data() -> dict:
@@ -76,7 +90,7 @@ def test_malformed_snapshot_and_nar_hash(tmp_path):
         read_lock(write(tmp_path, data))
 
 
-def test_the_committed_lock_has_the_right_shape():
+def test_the_quickstart_lock_has_the_right_shape():
     assert isinstance(read_lock(QUICKSTART / "nixbuild.lock"), Lock)
 
 
@@ -121,7 +135,7 @@ def test_exclusive_makes_a_second_process_wait(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def quickstart_images():
+def quickstart_images(locked_quickstart):
     return Project.load(QUICKSTART / "app.py").images
 
 
@@ -135,7 +149,7 @@ def _pkg(data, step, name):
     return next(p for p in data["images"]["image"]["steps"][step]["packages"] if p["name"] == name)
 
 
-def test_the_committed_lock_verifies(tmp_path, quickstart_images):
+def test_the_quickstart_lock_verifies(tmp_path, quickstart_images):
     verify(tmp_path, lock_data(), quickstart_images)
 
 
