@@ -1,7 +1,7 @@
 """A Debian package's licence, from the machine-readable copyright file inside its .deb.
 
 Debian ships ``usr/share/doc/NAME/copyright`` in every package; when it follows DEP-5
-(``Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/``) its
+(a ``Format:`` line naming copyright-format 1.0) its
 ``License:`` fields name the licences by short name. Those names are mapped to SPDX
 identifiers (``GPL-2+`` is ``GPL-2.0-or-later``, ``Expat`` is ``MIT``); a name SPDX does not
 know becomes ``LicenseRef-Debian-<name>``. A package without a DEP-5 file, or whose doc

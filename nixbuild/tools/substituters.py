@@ -5,7 +5,7 @@ The caches are the machine's own Nix configuration (``substituters`` and
 plus nixbuild's own, ``NIXBUILD_SUBSTITUTERS`` and ``NIXBUILD_TRUSTED_PUBLIC_KEYS``
 (space-separated, as Nix's options). Nix tries a configured cache for every path it needs and
 waits for each that does not answer, which costs seconds per call on a machine that cannot
-reach it (Debian's default configuration names cache.nixos.org). So every cache is probed
+reach it (Debian's default configuration names the NixOS binary cache). So every cache is probed
 once per run, all in parallel, with a short connect timeout (``PROBE_TIMEOUT``): an http(s)
 cache must answer ``GET /nix-cache-info``, a ``file://`` cache must hold that file, other
 kinds (``s3://``, ``ssh://``, a local store) are kept as they are. Only the caches that
