@@ -22,7 +22,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from nixbuild.errors import InvalidError
-from nixbuild.oci.diff import compare, compare_tars, file_lines
 from nixbuild.oci.layout import OciLayout
 from nixbuild.tools import nixcmd
 
@@ -70,6 +69,8 @@ def fresh_differs(cached_link: Path, fresh: Path) -> str | None:
     nothing cached)."""
     if not cached_link.exists() or cached_link.resolve() == fresh:
         return None
+    from nixbuild.oci.diff import compare  # only under MODAL_IGNORE_CACHE: not on every start-up
+
     report = compare(OciLayout(cached_link.resolve()), OciLayout(fresh))
     if report.identical:
         return None
@@ -91,6 +92,8 @@ def changed_files(drv: str, got: str, index: int, previous_image: Path) -> str:
                                             capture_output=True, text=True).stdout.split() if layer.search(p)]
     if not fresh or not pinned or not nixcmd.is_valid(fresh):
         return ""
+    from nixbuild.oci.diff import compare_tars, file_lines  # only on a changed network output
+
     files = compare_tars(Path(pinned[0]) / "layer.tar.gz", Path(fresh) / "layer.tar.gz")
     if not files:
         return ""
