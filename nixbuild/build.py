@@ -29,7 +29,7 @@ from nixbuild.local import tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
 from nixbuild.api.image import Image
-from nixbuild.errors import BuildError, NixbuildError
+from nixbuild.errors import BuildError, NixbuildError, locate
 from nixbuild.expand import expand
 from nixbuild.loader import load_images
 from nixbuild.lock import LOCK_NAME, Lock, OutputLock, exclusive, read_lock, write_lock
@@ -71,8 +71,12 @@ class Project:
         app = app.resolve()
         cwd = Path.cwd()
         images = {name: expand(name, img, cwd=cwd) for name, img in load_images(app, image).items()}
-        for name, img in images.items():
-            chain.require_supported(name, img)
+        try:
+            for name, img in images.items():
+                chain.require_supported(name, img)
+        except NixbuildError as exc:
+            exc.place = locate(exc, images)  # the CLI has no Project to find the step's line in
+            raise
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
                    settings=settings or Settings.from_env(), cwd=cwd,
                    store=str(store.resolve()) if store is not None else None)
@@ -122,6 +126,7 @@ class Project:
             new = new.model_copy(update={"images": {**kept, **carried}})
         if new != current:
             write_lock(self.lock_path, new)
+            progress(f"{'wrote' if current is None else 'updated'} the lock {self.lock_path}")
         return new
 
     def local_trees(self, name: str) -> dict[int, local_tree.LocalTree]:

@@ -10,6 +10,7 @@ from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource,
                          Entrypoint, Env, ImageMetadata, PipInstall, PipInstallFromPyproject,
                          PipInstallFromRequirements,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
+from nixbuild.debian import slim as debian_slim
 from nixbuild.errors import InvalidError
 from nixbuild.python.pip_options import resolver_options
 
@@ -35,7 +36,7 @@ LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
 
 def require_supported(image_name: str, image: "Image") -> None:
-    base_step(image)
+    distribution_of(image, image_name)
     mounted: int | None = None  # the first copy=False local step
     user: tuple[int, str] | None = None  # the step that made a non-root USER current
     for index, step in enumerate(image.steps):
@@ -78,19 +79,34 @@ def require_supported(image_name: str, image: "Image") -> None:
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")
 
 
-def base_step(image: "Image") -> DebianSlim:
+def base_step(image: "Image", image_name: str | None = None) -> DebianSlim:
+    """The image's debian_slim step; errors name the image when ``image_name`` is given."""
     if not image.steps:
-        raise InvalidError("the image has no steps", fix="start it with Image.debian_slim()")
+        raise InvalidError("the image has no steps", where=None if image_name is None else f"image {image_name!r}",
+                           fix="start it with Image.debian_slim()")
     step = image.steps[0]
     if not isinstance(step, DebianSlim):
         raise InvalidError(f"images starting with `{step.kind}` are not supported by nixbuild yet",
-                           where=f"step 0 {step.kind}",
+                           where=f"step 0 {step.kind}" if image_name is None else step_where(image_name, 0, step),
                            fix="start the image with Image.debian_slim(python_version=...)")
     return step
 
 
 def python_series_of(step: DebianSlim) -> str:
     return python_series(step)
+
+
+def distribution_of(image: "Image", image_name: str | None = None) -> str:
+    """The Debian release the image's base comes from. A malformed or unsupported
+    ``python_version`` is refused here (Modal too checks it only at build time), naming
+    ``image 'NAME', step 0 debian_slim`` when ``image_name`` is given."""
+    step = base_step(image, image_name)
+    try:
+        return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
+    except InvalidError as exc:
+        if image_name is not None:
+            exc.at(step_where(image_name, 0, step))
+        raise
 
 
 def resolving_requests(step: Step) -> list[str] | None:

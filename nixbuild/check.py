@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from nixbuild.tools import nixcmd
 from nixbuild.build import Project, explain_build_error
 from nixbuild.oci.diff import Report, compare
-from nixbuild.errors import CheckError, NixbuildError
+from nixbuild.errors import BuildError, CheckError, NixbuildError
 from nixbuild.plan import write_spec
 from nixbuild.store.chroot import rebased_layout
 
@@ -64,7 +64,7 @@ def _copy_into(store_dir: Path, paths: list[str], store: str | None = None) -> N
     proc = subprocess.run(["nix-store", "--store", str(store_dir), "--option", "require-sigs", "false", "--import"],
                           input=exported, capture_output=True)
     if proc.returncode != 0:
-        raise NixbuildError(f"seeding the second store failed: {proc.stderr.decode().strip()}")
+        raise BuildError(f"seeding the second store failed: {proc.stderr.decode().strip()}")
 
 
 def expect_digest(name: str, digest: str, expected: str | None) -> None:

@@ -22,10 +22,16 @@ import click
 from rich.console import Console
 
 from nixbuild.build import Project
-from nixbuild.errors import NixbuildError
+from nixbuild.errors import InvalidError, NixbuildError
 from nixbuild.warn import one_line
 
-err = Console(stderr=True, highlight=False)
+def _console() -> Console:
+    # NO_COLOR (no-color.org): no styling at all, not only no colour; rich alone keeps bold.
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=True, highlight=False, color_system=None if plain else "auto", no_color=plain)
+
+
+err = _console()
 
 
 def _human(size: int) -> str:
@@ -36,23 +42,51 @@ def _human(size: int) -> str:
     return str(size)
 
 
+def _command_name() -> str:
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path.split(" ", 1)[-1] if ctx is not None else "nixbuild"
+
+
 def handled(fn):
-    """Turn NixbuildError into one clear message and its exit code; nixbuild's warnings print
-    as one line each (Ctrl-C: see nixbuild/__main__.py)."""
+    """Turn NixbuildError into one clear message (``app.py:LINE: image 'x', step N kind: ...``)
+    and its exit code, and with ``--json`` also into an error document on stdout; nixbuild's
+    warnings print as one line each (Ctrl-C: see nixbuild/__main__.py)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.formatwarning = one_line
+        as_json = kwargs.get("as_json", False)
         try:
             return fn(*args, **kwargs)
         except NixbuildError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            from nixbuild.errors import locate
+
+            ctx = click.get_current_context(silent=True)
+            project = ctx.meta.get(_PROJECT) if ctx is not None else None
+            place = locate(exc, project.images if project is not None else None)
+            err.print(f"[bold red]error:[/] {place.text(exc)}", markup=True, soft_wrap=True)
+            if as_json:
+                _error_document(exc.message, exc.fix, exc.exit_code, **place.fields())
             sys.exit(exc.exit_code)
+        except Exception as exc:  # a bug: the traceback goes to stderr, machines still get JSON
+            if as_json:
+                _error_document(f"internal error: {type(exc).__name__}: {exc}", "please report this as a bug", 1)
+            raise
     return wrapper
 
 
-def emit(as_json: bool, value, text: str) -> None:
+def _error_document(message: str, fix: str | None, exit_code: int, **where) -> None:
+    from nixbuild import report
+
+    click.echo(report.dumps(report.ErrorDocument(command=_command_name(), error=report.Error(
+        message=message, fix=fix, exit_code=exit_code, **where))))
+
+
+def emit(as_json: bool, document, text: str) -> None:
+    """Print ``document`` (a :mod:`nixbuild.report` document) with ``--json``, else ``text``."""
     if as_json:
-        click.echo(json.dumps(value, indent=2, sort_keys=True))
+        from nixbuild import report
+
+        click.echo(report.dumps(document))
     else:
         click.echo(text)
 
@@ -88,8 +122,35 @@ builders_option = click.option("--builders", callback=_builders, expose_value=Fa
                                     "separated by ';', or @FILE); default: the machines file and nix.conf.")
 
 
+_PROJECT = "nixbuild.project"  # the loaded app, kept on click's context for the error handler
+
+
 def _project(app: Path, image: str | None, lock_path: Path | None, store: Path | None = None) -> Project:
-    return Project.load(app, image=image, lock_path=lock_path, store=store)
+    project = Project.load(app, image=image, lock_path=lock_path, store=store)
+    click.get_current_context().meta[_PROJECT] = project  # errors name the step's file and line
+    return project
+
+
+# A Docker reference NAME[:TAG] (distribution's grammar: lowercase path components, an optional
+# registry host[:port] first, a tag of word characters, dots and dashes).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(rf"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?")
+
+
+def _tag(_ctx, _param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _REFERENCE.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not an image reference NAME[:TAG] (lowercase NAME, e.g. "
+                                 "myapp:1.0 or registry.example/team/myapp:dev)")
+    last = value.rsplit("/", 1)[-1]
+    return value if ":" in last else f"{value}:latest"
+
+
+def default_tag(name: str) -> str:
+    """``NAME:latest``, NAME made a valid reference (an image named ``Web_App`` -> ``web_app``)."""
+    component = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("._-") or "image"
+    return f"{component}:latest"
 
 
 def _progress(message: str) -> None:
@@ -112,40 +173,69 @@ def main() -> None:
               help="oci: the layout in the store (default); docker-archive: also write a tar for `docker load`.")
 @click.option("--output", "-o", type=click.Path(path_type=Path),
               help="Where to write the docker-archive (default: .nixbuild/<image>.tar).")
+@click.option("--tag", "tag", metavar="NAME[:TAG]", callback=_tag,
+              help="The name the image gets in a docker-archive and after `docker load` (default: "
+                   "<image>:latest; TAG defaults to latest). One image: pick it with --image.")
 @store_option
 @expect_option
 @click.option("--sbom", "with_sbom", is_flag=True,
               help="Also write NAME.spdx.json, NAME.cdx.json and NAME.provenance.json in .nixbuild/.")
 @builders_option
 @handled
-def build(app, image, lock_path, as_json, frozen, fmt, output, store, expect, with_sbom):
-    """Build every image of APP; print each manifest digest, size and location."""
+def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expect, with_sbom):
+    """Build every image of APP; print each manifest digest, size and location, and how to run it."""
+    from nixbuild import describe, report
     from nixbuild.check import expect_digest
     from nixbuild.oci.skopeo import export_docker_archive
 
     project = _project(app, image, lock_path, store)
     if expect is not None:
         _single_name(project, "build --expect")
+    if tag is not None:
+        _single_name(project, "build --tag")
     built = project.build(frozen=frozen, progress=_progress)
     if expect is not None:
         expect_digest(built[0].name, built[0].manifest_digest, expect)
-    rows = []
+    lock = project.lock(frozen=True)
+    images = []
     for item in built:
-        row = item.model_dump()
+        described = describe.built(project, item, lock)
+        described.tag = tag or default_tag(item.name)
         if fmt == "docker-archive":
             dest = output if output and len(built) == 1 else project.out_dir / f"{item.name}.tar"
-            row["docker_archive"] = str(export_docker_archive(Path(item.layout), "latest", dest, item.name))
-        rows.append(row)
+            described.docker_archive = str(export_docker_archive(Path(item.layout), "latest", dest, described.tag))
+        images.append(described)
     if with_sbom:
         from nixbuild.sbom.write import write as write_sbom
 
-        for row, files in zip(rows, write_sbom(project, built)):
-            row["sbom"] = files.model_dump()
-    text = "\n".join(
-        f"{r['name']}: {r['manifest_digest']}  {_human(r['size'])}  {r['layers']} layers\n"
-        f"  oci:{r['link'] if store is None else r['layout']}:latest" + (f"\n  docker-archive:{r['docker_archive']}" if "docker_archive" in r else "")
-        for r in rows)
-    emit(as_json, rows, text)
+        for described, files in zip(images, write_sbom(project, built)):
+            described.sbom = files
+    emit(as_json, report.ImagesDocument(command="build", images=images),
+         "\n".join(_built_text(project, item, store is None) for item in images))
+
+
+def _built_text(project: Project, image, default_store: bool) -> str:
+    """An image's lines after a build: digest, size, where it is, and how to run it."""
+    shown = _relative(Path(image.link if default_store else image.layout))
+    app = _relative(project.app)
+    pick = f" --image {image.name}" if len(project.images) > 1 else ""
+    lines = [f"{image.name}: {image.manifest_digest}  {_human(image.size)}  {len(image.layers)} layers",
+             f"  oci:{shown}:latest"]
+    if image.docker_archive:
+        archive = _relative(Path(image.docker_archive))
+        lines += [f"  docker-archive:{archive} ({image.tag})",
+                  f"  run: docker load -i {archive} && docker run --rm -it {image.tag}   (podman: the same)"]
+    else:
+        lines.append(f"  run: nixbuild run {app}{pick} -- CMD   or   skopeo copy oci:{shown}:latest "
+                     f"docker-daemon:{image.tag} && docker run --rm -it {image.tag}")
+    return "\n".join(lines)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @main.command()
@@ -161,34 +251,51 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, store, expect, wi
 @handled
 def lock(app, image, lock_path, as_json, check_only, update, update_steps):
     """Pin every input of APP's images in the lock file, without building."""
-    from nixbuild import locking
+    from nixbuild import locking, report
     from nixbuild.lock import read_lock
 
     project = _project(app, image, lock_path)
+    current = read_lock(project.lock_path)
+    fresh = not locking.stale(project.images, current)
     if check_only:
-        current = read_lock(project.lock_path)
         locking.require_fresh(project.images, current, project.lock_path)
         locking.verify_pins(project.images, current, project.settings)
-        emit(as_json, {"lock": str(project.lock_path), "fresh": True}, f"{project.lock_path} matches the app")
+        emit(as_json, report.LockDocument(lock=_lock_report(project, current, fresh=True, written=False)),
+             f"{project.lock_path} matches the app")
         return
     if update_steps:
-        name = _single_name(project, "lock --update-step")
-        current = project.lock(progress=_progress)
-        pinned = {o.index for o in current.images[name].outputs}
+        name = _single_name(project, "lock --update-step " + " --update-step ".join(map(str, update_steps)))
+        result = project.lock(progress=_progress)
+        pinned = {o.index for o in result.images[name].outputs}
         for index in update_steps:
             if index not in pinned:
-                raise NixbuildError(f"step {index} of image {name!r} has no pinned output",
-                                    fix=f"steps with one: {sorted(pinned) or 'none'}")
-            current = project.record_output(current, name, index, None)
-        emit(as_json, {"lock": str(project.lock_path), "forgotten": list(update_steps)},
+                raise InvalidError(f"step {index} of image {name!r} has no pinned output",
+                                   fix=f"steps with one: {sorted(pinned) or 'none'}")
+            result = project.record_output(result, name, index, None)
+        emit(as_json, report.LockDocument(lock=_lock_report(project, result, fresh=fresh, written=True,
+                                                             forgotten=list(update_steps))),
              f"forgot the pinned output of step(s) {', '.join(map(str, update_steps))} of {name!r}; "
              "the next build pins them again")
         return
     result = project.lock(update=update, progress=_progress)
-    counts = {name: sum(len(s.packages) for s in img.steps) for name, img in result.images.items()
-              if name in project.images}
-    emit(as_json, {"lock": str(project.lock_path), "packages": counts},
-         f"locked {project.lock_path}: " + ", ".join(f"{n} ({c} packages)" for n, c in counts.items()))
+    summary = _lock_report(project, result, fresh=fresh, written=result != current)
+    emit(as_json, report.LockDocument(lock=summary),
+         f"{'locked' if summary.written else 'unchanged'} {project.lock_path}: " + ", ".join(
+             f"{i.name} ({i.debian_packages} Debian packages, {i.python_distributions} Python distributions"
+             + (f", {i.network_outputs} pinned network outputs" if i.network_outputs else "") + ")"
+             for i in summary.images))
+
+
+def _lock_report(project: Project, lock, *, fresh: bool, written: bool, forgotten: list[int] = ()):
+    """What ``lock`` prints: per image, how many packages, distributions and outputs it pins."""
+    from nixbuild import report
+
+    return report.LockReport(path=str(project.lock_path), fresh=fresh, written=written, forgotten=list(forgotten),
+                             images=[report.LockedImage(
+                                 name=name, debian_packages=sum(len(s.packages) for s in lock.images[name].steps),
+                                 python_distributions=sum(len(s.python) for s in lock.images[name].steps),
+                                 network_outputs=len(lock.images[name].outputs))
+                                 for name in project.images if lock is not None and name in lock.images])
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -218,8 +325,8 @@ def run(app, image, lock_path, writable, network, command, store):
 
 def _single_name(project: Project, verb: str) -> str:
     if len(project.images) != 1:
-        raise NixbuildError(f"the app defines several images ({', '.join(project.images)})",
-                            fix=f"pick one: nixbuild {verb} --image NAME")
+        raise InvalidError(f"the app defines several images ({', '.join(project.images)})",
+                           fix=f"pick one: nixbuild {verb} {_relative(project.app)} --image NAME")
     return next(iter(project.images))
 
 
@@ -240,13 +347,14 @@ def _build_single(project: Project, verb: str):
 @handled
 def check(app, image, lock_path, as_json, store, expect):
     """Rebuild every image (nix-build --check and a second, empty store) and compare bit for bit."""
+    from nixbuild import report
     from nixbuild.check import check as run_check, raise_if_failed
 
     project = _project(app, image, lock_path, store)
     if expect is not None:
         _single_name(project, "check --expect")
     results = run_check(project, expect)
-    emit(as_json, [r.model_dump(mode="json") for r in results],
+    emit(as_json, report.CheckDocument(checks=results),
          "\n".join(f"{r.image}: {'reproducible' if r.ok else 'NOT reproducible'} {r.manifest_digest}"
                    for r in results))
     raise_if_failed(results)
@@ -267,13 +375,14 @@ def check(app, image, lock_path, as_json, store, expect):
 @handled
 def push(app, destination, image, lock_path, as_json, tls_verify, store, attach):
     """Build APP's image and copy it to DESTINATION (docker://HOST/REPO:TAG) with skopeo."""
+    from nixbuild import report
     from nixbuild.oci.skopeo import push as skopeo_push
 
     project = _project(app, image, lock_path, store)
     built = _build_single(project, "push")
     attached = _sbom_artifacts(project, built) if attach else None  # documents are whole before anything is pushed
     result = skopeo_push(Path(built.layout), "latest", destination, tls_verify=tls_verify)
-    out = result.model_dump()
+    out = report.PushReport(image=built.name, **result.model_dump())
     text = (f"pushed {destination}\n  digest: {result.digest}\n"
             f"  blobs uploaded: {len(result.uploaded)}, already there: {len(result.skipped)}")
     if attached is not None:
@@ -282,11 +391,11 @@ def push(app, destination, image, lock_path, as_json, tls_verify, store, attach)
 
         subject = OciLayout(built.layout).manifest_descriptor()
         referrers = attach_referrers(destination, subject, attached, tls_verify=tls_verify)
-        out["attached"] = referrers.model_dump()
+        out.attached = referrers
         text += (f"\n  attached {', '.join(referrers.referrers)} ({referrers.listing}"
                  + (f", tag {referrers.index_tag}" if referrers.index_tag else "")
                  + f"); uploaded: {referrers.uploaded}, already there: {referrers.already_present}")
-    emit(as_json, out, text)
+    emit(as_json, report.PushDocument(push=out), text)
 
 
 def _sbom_artifacts(project: Project, built) -> list:
@@ -310,12 +419,13 @@ def _sbom_artifacts(project: Project, built) -> list:
 def sbom(app, image, lock_path, as_json, out_dir):
     """Write each image's SBOMs (NAME.spdx.json: SPDX 2.3, NAME.cdx.json: CycloneDX 1.6) and
     provenance (NAME.provenance.json: in-toto with SLSA v1) from its lock; builds first if needed."""
+    from nixbuild import report
     from nixbuild.sbom.write import write as write_sbom
 
     project = _project(app, image, lock_path)
     built = project.build(frozen=True, progress=_progress)
     files = write_sbom(project, built, out_dir)
-    emit(as_json, [f.model_dump() for f in files],
+    emit(as_json, report.SbomDocument(sboms=files),
          "\n".join(f"{f.image}: {f.components} components\n  {f.spdx}\n  {f.cyclonedx}\n  {f.provenance}"
                    for f in files))
 
@@ -328,22 +438,27 @@ def sbom(app, image, lock_path, as_json, out_dir):
               help="Folder for the <image>.json specs (default: the current folder).")
 @click.option("--flake-root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Name local files relative to this flake's folder (a spec to commit), not by store path.")
+@json_option
 @handled
-def plan(app, image, lock_path, out_dir, flake_root):
-    """Write each image's build spec (the input of the flake's lib.buildImage) as <image>.json."""
+def plan(app, image, lock_path, out_dir, flake_root, as_json):
+    """Write each image's build spec (the input of the flake's lib.buildImage) as <image>.json;
+    locks first, and says so, when the lock is missing or stale."""
+    from nixbuild import report
     from nixbuild.lock import write_atomic
     from nixbuild.plan import relative_to_flake
 
     project = _project(app, image, lock_path)
     lock = project.lock(progress=_progress)
     project.seed(lock)
+    specs = []
     for name in project.images:
         target = out_dir / f"{name}.json"
         spec = project.spec(name, lock)
         if flake_root is not None:
             spec = relative_to_flake(spec, list(project.local_trees(name).values()), flake_root)
         write_atomic(target, spec.dumps())
-        click.echo(str(target))
+        specs.append(report.SpecFile(image=name, path=str(target)))
+    emit(as_json, report.PlanDocument(specs=specs), "\n".join(s.path for s in specs))
 
 
 @main.command()
@@ -353,29 +468,27 @@ def plan(app, image, lock_path, out_dir, flake_root):
 @json_option
 @handled
 def inspect(app, image, lock_path, as_json):
-    """Show each image's layers, sizes and pinned packages."""
-    from nixbuild.oci.layout import OciLayout, summarize
+    """Show what each image is made of (layers, Debian packages, Python distributions, local
+    trees, network steps) from the lock and the store, without building."""
+    from nixbuild import describe, report
 
     project = _project(app, image, lock_path)
-    built = project.build(frozen=True, progress=_progress)
     lock = project.lock(frozen=True)
-    out = []
-    for item in built:
-        summary = summarize(OciLayout(item.store_path))
-        packages = [{"step": s.index, "kind": s.kind, "name": p.name, "version": p.version,
-                     "architecture": p.architecture, "sha256": p.sha256}
-                    for s in lock.images[item.name].steps for p in s.packages]
-        out.append({"name": item.name, "summary": summary.model_dump(), "packages": packages})
+    images = [describe.inspected(project, name, lock) for name in project.images]
     lines = []
-    for entry in out:
-        s = entry["summary"]
-        lines.append(f"{entry['name']}: {s['manifest_digest']}  {_human(s['total_compressed_size'])} compressed, "
-                     f"{_human(s['total_uncompressed_size'])} unpacked")
-        for layer in s["layers"]:
-            lines.append(f"  layer {layer['index']}: {_human(layer['compressed_size']):>10}  "
-                         f"{layer['entries']:>6} entries  {layer['created_by']}")
-        lines.append(f"  packages: {len(entry['packages'])} Debian packages (--json lists them)")
-    emit(as_json, out, "\n".join(lines))
+    for entry in images:
+        if not entry.built:
+            lines.append(f"{entry.name}: not built yet (nixbuild build {_relative(project.app)}); from the lock:")
+        else:
+            lines.append(f"{entry.name}: {entry.manifest_digest}  {_human(entry.size)} compressed, "
+                         f"{_human(entry.uncompressed_size)} unpacked")
+            for layer in entry.layers:
+                lines.append(f"  layer {layer.index}: {_human(layer.compressed_size):>10}  "
+                             f"{layer.entries:>6} entries  {layer.created_by}")
+        lines.append(f"  {len(entry.packages)} Debian packages, {len(entry.python)} Python distributions, "
+                     f"{len(entry.local_trees)} local trees, {len(entry.network_steps)} network steps "
+                     "(--json lists them)")
+    emit(as_json, report.ImagesDocument(command="inspect", images=images), "\n".join(lines))
 
 
 @main.command()
@@ -390,7 +503,7 @@ def gc(app, dry_run, as_json):
     from nixbuild.store.gc import collect
 
     if app is not None and not app.is_file():
-        raise NixbuildError(f"{app} is not a file", fix="name an app file, or run `nixbuild gc` for every app")
+        raise InvalidError(f"{app} is not a file", fix="name an app file, or run `nixbuild gc` for every app")
     report = collect(Settings.from_env().cache_dir, app.resolve() if app else None, dry_run=dry_run)
     lines = [f"{'APP':<60} {'ROOTS':>5} {'STORE':>10}"]
     lines += [f"{u.app + ('' if u.exists else ' (gone)'):<60} {u.roots:>5} {_human(u.store_bytes):>10}"
@@ -401,7 +514,9 @@ def gc(app, dry_run, as_json):
     lines += [f"{verb} cache entry {c}" for c in report.removed_cache]
     lines.append(f"{'would free' if dry_run else 'freed'} {_human(report.freed_bytes)} "
                  f"({len(report.deleted_paths)} store paths)")
-    emit(as_json, report.model_dump(), "\n".join(lines))
+    from nixbuild.report import GcDocument
+
+    emit(as_json, GcDocument(gc=report), "\n".join(lines))
 
 
 @main.group()
@@ -426,13 +541,11 @@ def cache_push(app, destination, image, lock_path, as_json, store, sign_key):
 
     project = _project(app, image, lock_path, store)
     result = push_to_cache(project, destination, sign_key, progress=_progress)
-    emit(as_json, result.model_dump(),
+    from nixbuild.report import CacheDocument
+
+    emit(as_json, CacheDocument(cache=result),
          f"copied {result.paths} store paths to {destination}" + (" (signed)" if result.signed else "")
          + "".join(f"\n  {name}: {digest}" for name, digest in result.images.items()))
-
-
-if __name__ == "__main__":
-    main()
 
 
 @main.command("builders")
@@ -453,3 +566,15 @@ def builders(host, gpus, protocol, ssh_key, host_key, jobs, driver_dir):
 
     click.echo(render(GpuBuilder(host=host, gpus=gpus, protocol=protocol, ssh_key=ssh_key, host_key=host_key,
                                  jobs=jobs, driver_dir=driver_dir)), nl=False)
+
+
+@main.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of every --json document (schema/nixbuild.schema.json)."""
+    from nixbuild.report import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

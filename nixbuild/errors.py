@@ -7,6 +7,12 @@ is a bug and is shown with its traceback.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 
 class NixbuildError(Exception):
     """An error with a user-facing message, the place it happened and a suggested fix."""
@@ -18,6 +24,8 @@ class NixbuildError(Exception):
         self.message = message
         self.where = where
         self.fix = fix
+        # Set where the images are at hand but no Project yet (nixbuild.build.Project.load).
+        self.place: Place | None = None
 
     def at(self, where: str) -> "NixbuildError":
         """Attach a location (e.g. ``image 'web', step 2 apt_install``) unless one is set."""
@@ -63,7 +71,7 @@ class LockError(NixbuildError):
 
 
 class BuildError(NixbuildError):
-    """``nix-build`` failed."""
+    """``nix-build`` failed, or what it built cannot be read back (a corrupt OCI layout)."""
 
     exit_code = 6
 
@@ -78,3 +86,62 @@ class ToolMissing(NixbuildError):
     """An external program (nix-build, skopeo, bwrap) is not installed."""
 
     exit_code = 8
+
+
+class RegistryError(NixbuildError):
+    """A container registry could not be reached, refused the credentials or the upload."""
+
+    exit_code = 9
+
+
+# Where an error happened, as the ``where`` texts name it: ``image 'NAME', step N kind`` (the
+# one form every stage uses, nixbuild.chain.step_where) or ``FILE:LINE`` (the app's import).
+_STEP_WHERE = re.compile(r"^image '(?P<image>[^']+)'(?:, step (?P<step>\d+) [a-z_]+)?")
+_FILE_WHERE = re.compile(r"^(?P<file>.+):(?P<line>\d+)$")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an error happened: image and step, and the app file and line that made the step."""
+
+    image: str | None = None
+    step: int | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def fields(self) -> dict:
+        return {"image": self.image, "step": self.step, "file": self.file, "line": self.line}
+
+    def text(self, exc: NixbuildError) -> str:
+        """The error as printed: ``FILE:LINE: `` first when the step's line is known, as compilers do."""
+        if self.file is None or exc.where is None or _FILE_WHERE.match(exc.where):
+            return str(exc)
+        return f"{_shown(self.file)}:{self.line}: {exc}"
+
+
+def locate(exc: NixbuildError, images: Mapping[str, Any] | None = None) -> Place:
+    """The :class:`Place` of ``exc``; the step's file and line come from the image that made it
+    (``Image.origin``), when ``images`` (by name) has it."""
+    if exc.place is not None:
+        return exc.place
+    where = exc.where or ""
+    if match := _FILE_WHERE.match(where):
+        return Place(file=match["file"], line=int(match["line"]))
+    match = _STEP_WHERE.match(where)
+    if match is None:
+        return Place()
+    image, step = match["image"], int(match["step"]) if match["step"] else None
+    origin = None
+    images = images or {}
+    if image in images and step is not None:
+        origin = images[image].origin(step)
+    return Place(image=image, step=step, file=origin.file if origin else None, line=origin.line if origin else None)
+
+
+def _shown(file: str) -> str:
+    """A file as the user wrote it on the command line: relative to the current folder when inside."""
+    path = Path(file)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return file

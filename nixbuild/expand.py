@@ -3,7 +3,8 @@
 ``dockerfile_commands`` becomes its instructions as steps (RUN -> run_commands, COPY ->
 add_local_* with copy=True, ENV, WORKDIR, ...). Docker reads a Dockerfile line against the
 image as earlier steps left it (working directory, environment, shell), so the chain is
-walked with the same configuration state the plan uses.
+walked with the same configuration state the plan uses. Each step made from a line keeps the
+origin (app file and line) of the ``dockerfile_commands`` call it came from.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from nixbuild.plan import ConfigState
 def expand(name: str, image: Image, *, cwd: Path) -> Image:
     if not any(isinstance(step, DockerfileCommands) for step in image.steps):
         return image
-    steps = []
+    steps, origins = [], []
     config = ConfigState()
-    for step in image.steps:
+    for index, step in enumerate(image.steps):
         replacement = [step]
         if isinstance(step, DockerfileCommands):
             replacement = translate(step, cwd=cwd, where=step_where(name, len(steps), step),
@@ -30,4 +31,5 @@ def expand(name: str, image: Image, *, cwd: Path) -> Image:
         for item in replacement:
             config_update(item, config)
             steps.append(item)
-    return Image._from_steps(tuple(steps))
+            origins.append(image.origin(index))
+    return Image._from_steps(tuple(steps), tuple(origins))

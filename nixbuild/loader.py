@@ -22,6 +22,7 @@ the Apps' registrations.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -187,16 +188,25 @@ def _restore_modules(saved: dict[str, ModuleType], app_module: ModuleType, app_d
 
 
 def _comes_from(module: ModuleType, app_dir: Path) -> bool:
-    """Whether a module was imported from the app's folder (and not from an environment
-    that happens to live inside it, like a project's ``.venv``)."""
+    """Whether a module was imported from the app's folder (:func:`_is_users`)."""
     locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
-    environments = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    environments.add(_NIXBUILD_DIR)
-    for location in filter(None, locations):
-        resolved = Path(location).resolve()
-        if resolved.is_relative_to(app_dir) and not any(resolved.is_relative_to(env) for env in environments):
-            return True
-    return False
+    return any(_is_users(location, app_dir) for location in filter(None, locations))
+
+
+def _is_users(filename: str, app_dir: Path) -> bool:
+    """Whether a file is the user's: in the app's folder, and not in an environment that
+    happens to live inside it (a project's ``.venv``) nor in nixbuild itself (an app next
+    to a nixbuild checkout)."""
+    try:
+        resolved = Path(filename).resolve()
+    except (OSError, ValueError):
+        return False
+    return resolved.is_relative_to(app_dir) and not any(resolved.is_relative_to(env) for env in _environments())
+
+
+@functools.cache
+def _environments() -> tuple[Path, ...]:
+    return (*{Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}, _NIXBUILD_DIR)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,36 +226,27 @@ def _syntax_error(exc: SyntaxError) -> AppLoadError:
 
 
 def _import_error(path: Path, app_dir: Path, exc: BaseException) -> AppLoadError:
+    """The user's frames of the traceback (the last few), then the exception itself, which
+    names the problem even when it was raised inside nixbuild or a library."""
     frames = _user_frames(exc, app_dir)
     tail = "".join(traceback.format_list(frames[-_TRACEBACK_FRAMES:]))
     detail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-    return AppLoadError(
-        f"importing {path} raised {type(exc).__name__}\n{tail}{detail}",
-        where=_location(exc, app_dir),
-        fix="fix the error above; imports that exist only inside the image belong in"
-        " `with image.imports():` or inside the function",
-    )
+    if isinstance(exc, ImportError):
+        fix = ("fix the error above; imports that exist only inside the image belong in"
+               " `with image.imports():` or inside the function")
+    else:
+        fix = "fix the error above"
+    return AppLoadError(f"importing {path} raised {type(exc).__name__}\n{tail}{detail}",
+                        where=_location(exc, app_dir), fix=fix)
 
 
 def _user_frames(exc: BaseException, app_dir: Path) -> list[traceback.FrameSummary]:
-    """The traceback from the first frame in the app's folder on (drops nixbuild/importlib)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    for index, frame in enumerate(frames):
-        if _in_dir(frame.filename, app_dir):
-            return list(frames[index:])
-    return list(frames)
+    """The traceback's frames in the user's files only (:func:`_is_users`): importlib's,
+    nixbuild's and libraries' frames say nothing the user can change."""
+    return [frame for frame in traceback.extract_tb(exc.__traceback__) if _is_users(frame.filename, app_dir)]
 
 
 def _location(exc: BaseException, app_dir: Path) -> str | None:
-    """``file:line`` of the innermost frame in the app's folder."""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if _in_dir(frame.filename, app_dir):
-            return f"{frame.filename}:{frame.lineno}"
-    return None
-
-
-def _in_dir(filename: str, directory: Path) -> bool:
-    try:
-        return Path(filename).resolve().is_relative_to(directory)
-    except (OSError, ValueError):
-        return False
+    """``file:line`` of the innermost frame in the user's files."""
+    frames = _user_frames(exc, app_dir)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None

@@ -33,7 +33,7 @@ from nixbuild.errors import LockError, MirrorError, NixbuildError
 from nixbuild.warn import warn
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint, write_atomic
 from nixbuild.settings import Settings
-from nixbuild.chain import base_step, python_series_of, resolving_requests, step_where
+from nixbuild.chain import base_step, distribution_of, python_series_of, resolving_requests, step_where
 from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
 from nixbuild.python.resolve import FilePin, WheelPin
 from nixbuild.python.pip_options import resolver_options
@@ -66,11 +66,6 @@ class _Indexes:
             self.loaded[key] = load_snapshot(image_lock.snapshots, mirrors=self.settings.mirrors,
                                              cache_dir=self.settings.cache_dir / "debian")
         return self.loaded[key]
-
-
-def distribution_of(image: Image) -> str:
-    step = base_step(image)
-    return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
 
 
 def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]:
@@ -130,7 +125,7 @@ def _python_pins(step, where: str, python: str, distribution: str, below: list[F
 
 def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _Indexes, *,
                update: bool) -> ImageLock:
-    distribution = distribution_of(image)
+    distribution = distribution_of(image, name)
     wanted = fingerprints(image)
     if previous is not None and previous.distribution != distribution:
         previous = None
@@ -231,7 +226,7 @@ def verify_pins(images: dict[str, Image], current: Lock, settings: Settings) -> 
     checked = [_verify_bootstrap(current.bootstrap, indexes)]
     for name, image in images.items():
         locked = current.images.get(name)
-        if locked is not None and locked.distribution == distribution_of(image):
+        if locked is not None and locked.distribution == distribution_of(image, name):
             checked.append(_verify_image(name, image, locked, indexes))
     if all(checked):  # an unreachable snapshot is checked again next time
         write_atomic(marker, "")
@@ -315,8 +310,8 @@ def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update:
 
 def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
          update: bool = False, progress: Progress = lambda _msg: None) -> Lock:
-    for image in images.values():
-        distribution_of(image)  # refuse unsupported Python versions before any download
+    for name, image in images.items():
+        distribution_of(image, name)  # refuse unsupported Python versions before any download
     indexes = _Indexes(settings, progress)
     bootstrap = lock_bootstrap(previous.bootstrap if previous else None, indexes, update=update)
     old = previous.images if previous else {}

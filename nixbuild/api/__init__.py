@@ -4,6 +4,7 @@ from nixbuild.api.build_function import LocalFunctionError
 from nixbuild.api.gpu import GpuSpec, parse_gpu
 from nixbuild.api.ignore import AUTO_DOCKERIGNORE, NON_PYTHON_FILES, FilePatternMatcher
 from nixbuild.api.image import Image
+from nixbuild.api.origin import Origin
 from nixbuild.api.python_version import local_python_version, python_series
 from nixbuild.api.secret import DictSecret, DotenvSecret, NamedSecret, Secret, SecretRef
 from nixbuild.api.steps import BASE_KINDS, Step, describe_step
@@ -22,6 +23,7 @@ __all__ = [
     "LocalFunctionError",
     "NamedSecret",
     "NetworkFileSystem",
+    "Origin",
     "Secret",
     "SecretRef",
     "Step",

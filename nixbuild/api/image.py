@@ -9,6 +9,7 @@ version support, registry auth, COPY sources) is left to the build side.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import inspect
 import os
@@ -35,6 +36,7 @@ from nixbuild.api.build_function import (
 )
 from nixbuild.api.gpu import parse_gpu, parse_gpu_choices
 from nixbuild.api.ignore import AUTO_DOCKERIGNORE, NON_PYTHON_FILES, to_ignore_spec
+from nixbuild.api.origin import Origin, caller_origin
 from nixbuild.api.python_version import local_python_version
 from nixbuild.api.secret import Secret, check_secrets, validate_env_dict
 from nixbuild.warn import warn
@@ -124,17 +126,48 @@ def _pip_options(find_links: Any, index_url: Any, extra_index_url: Any, pre: Any
     }
 
 
-class Image:
+@functools.cache
+def _public_names() -> tuple[str, ...]:
+    return tuple(name for name in dir(Image) if not name.startswith("_"))
+
+
+def _no_such_attribute(owner: str, name: str) -> AttributeError:
+    """``image.apt_instal`` / ``Image.debian_slm``: the error names the method meant.
+
+    Python suggests a name only in tracebacks it prints itself, and nixbuild prints
+    ``str(exc)``, so the suggestion is part of the message. ``name=None, obj=None`` keep the
+    interpreter (3.12+ also ``traceback``) from adding its own "Did you mean" a second time.
+    Private and dunder names get Python's plain error: protocols probe for those.
+    """
+    if name.startswith("_"):
+        return AttributeError(f"{owner} has no attribute {name!r}")
+    message = f"Image has no method {name!r}"
+    close = difflib.get_close_matches(name, _public_names(), n=1, cutoff=0.7)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return AttributeError(message, name=None, obj=None)
+
+
+class _ImageType(type):
+    """Image's metaclass, only for a misspelt static method (``modal.Image.debian_slm()``)."""
+
+    def __getattr__(cls, name: str) -> Any:
+        raise _no_such_attribute(f"type object {cls.__name__!r}", name)
+
+
+class Image(metaclass=_ImageType):
     """A container image definition: an immutable chain of :mod:`~nixbuild.api.steps` models.
 
     Construct with the static methods (``Image.debian_slim()``, ``Image.from_registry(...)``,
-    ...). ``steps`` is the chain from the base step on. ``inside_exceptions`` collects what
-    ``imports()`` blocks swallowed, as in Modal.
+    ...). ``steps`` is the chain from the base step on; ``origin(i)`` is where step ``i`` was
+    made in the user's code. ``inside_exceptions`` collects what ``imports()`` blocks
+    swallowed, as in Modal.
     """
 
-    __slots__ = ("_steps", "inside_exceptions")
+    __slots__ = ("_steps", "_origins", "inside_exceptions")
 
     _steps: tuple[s.Step, ...]
+    _origins: tuple[Origin | None, ...]
     inside_exceptions: list[Exception]
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -144,9 +177,16 @@ class Image:
         )
 
     @classmethod
-    def _from_steps(cls, steps: tuple[s.Step, ...]) -> Image:
+    def _from_steps(cls, steps: tuple[s.Step, ...], origins: tuple[Origin | None, ...] | None = None) -> Image:
+        """An Image of ``steps``; ``origins`` (one per step) default to the line in the user's
+        code that called into nixbuild, for every step (a base constructor makes one)."""
+        if origins is None:
+            origins = (caller_origin(),) * len(steps)
+        if len(origins) != len(steps):
+            raise ValueError(f"{len(steps)} steps but {len(origins)} origins")
         image = object.__new__(cls)
         object.__setattr__(image, "_steps", steps)
+        object.__setattr__(image, "_origins", tuple(origins))
         object.__setattr__(image, "inside_exceptions", [])
         return image
 
@@ -162,8 +202,12 @@ class Image:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("Image is immutable: every method returns a new Image")
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: a misspelt method.
+        raise _no_such_attribute("'Image' object", name)
+
     def _then(self, step: s.Step) -> Image:
-        return Image._from_steps((*self._steps, step))
+        return Image._from_steps((*self._steps, step), (*self._origins, caller_origin()))
 
     def _options(self, force_build: bool, env: Any, secrets: Any, gpu: Any) -> dict[str, Any]:
         """Layer options of a step added to this image: ``force_build`` is inherited."""
@@ -172,6 +216,12 @@ class Image:
     @property
     def steps(self) -> tuple[s.Step, ...]:
         return self._steps
+
+    def origin(self, index: int) -> Origin | None:
+        """Where step ``index`` was made: the file and line of the user's code that called the
+        Image method (:mod:`nixbuild.api.origin`), or None when no user code made it (Modal's
+        default image). IndexError as ``steps[index]``."""
+        return self._origins[index]
 
     @property
     def force_build(self) -> bool:

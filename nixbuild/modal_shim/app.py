@@ -23,8 +23,9 @@ from nixbuild.modal_shim.decorators import WEB_MARKS, add_parameter_init, marks
 from nixbuild.modal_shim.remote import RemoteHandle, needs_modal
 
 # Modal creates ``modal.app._default_image`` when ``modal`` is imported: functions with no
-# image and no app image run on it.
-_default_image: Image = Image.debian_slim()
+# image and no app image run on it. No line of the user's code made it (one object serves
+# every such function), so its step has no origin.
+_default_image: Image = Image._from_steps(Image.debian_slim().steps, origins=(None,))
 
 _created_apps: list[App] | None = None
 

@@ -25,7 +25,7 @@ from typing import IO, Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nixbuild.errors import NixbuildError
+from nixbuild.errors import BuildError, NixbuildError
 
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -295,7 +295,7 @@ def compression_of(media_type: str) -> str:
         return "zstd"
     if media_type.endswith((".tar", "+tar")):
         return "none"
-    raise NixbuildError(
+    raise BuildError(
         f"unsupported layer media type {media_type!r}",
         fix="layers must be tar archives, plain, gzip- or zstd-compressed",
     )
@@ -311,7 +311,7 @@ def _zstd_reader(stream: _Hasher) -> _Readable:
     try:
         import zstandard  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        raise NixbuildError(
+        raise BuildError(
             "this layer is zstd-compressed and no zstd decompressor is available",
             fix="install the 'zstandard' package into nixbuild's environment "
             "(pip install zstandard), or build the image with gzip layers",
@@ -375,7 +375,7 @@ class LayerStream:
         if self.verify:
             _check_blob(desc.digest, desc.size, compressed.digest, compressed.size, path)
             if self.diff_id is not None and plain.digest != self.diff_id:
-                raise NixbuildError(
+                raise BuildError(
                     f"layer {desc.digest} unpacks to {plain.digest}, but the image config "
                     f"names it {self.diff_id} (rootfs.diff_ids)",
                     where=str(path),
@@ -395,7 +395,7 @@ class LayerStream:
             yield
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
             desc = self.descriptor
-            raise NixbuildError(
+            raise BuildError(
                 f"layer {desc.digest} is not a readable {desc.media_type}: {error}",
                 where=str(self.layout.path),
                 fix=_CORRUPT_FIX,
@@ -411,13 +411,13 @@ def _parse(model: type[_Model], data: bytes, what: str, where: Path) -> _Model:
     try:
         return model.model_validate(json.loads(data))
     except json.JSONDecodeError as error:
-        raise NixbuildError(
+        raise BuildError(
             f"{what} is not JSON: {error}", where=str(where), fix=_CORRUPT_FIX
         ) from None
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise NixbuildError(
+        raise BuildError(
             f"{what} is not a valid {model.__name__}: {field}: {first['msg']}",
             where=str(where),
             fix=_CORRUPT_FIX,
@@ -428,13 +428,13 @@ def _check_blob(
     digest: str, size: int | None, actual_digest: str, actual_size: int, path: Path
 ) -> None:
     if size is not None and actual_size != size:
-        raise NixbuildError(
+        raise BuildError(
             f"blob {digest} is {actual_size} bytes, its descriptor says {size}",
             where=str(path),
             fix=_CORRUPT_FIX,
         )
     if actual_digest != digest:
-        raise NixbuildError(
+        raise BuildError(
             f"blob {digest} has digest {actual_digest}", where=str(path), fix=_CORRUPT_FIX
         )
 
@@ -445,13 +445,13 @@ class OciLayout:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_dir():
-            raise NixbuildError(
+            raise BuildError(
                 f"no OCI image layout at {self.path}: not a directory",
                 fix="build the image first, or pass the directory that holds index.json",
             )
         marker = self.path / "oci-layout"
         if not marker.is_file():
-            raise NixbuildError(
+            raise BuildError(
                 f"{self.path} is not an OCI image layout: it has no oci-layout file",
                 fix="pass the directory that holds oci-layout, index.json and blobs/",
             )
@@ -461,14 +461,14 @@ class OciLayout:
         except (json.JSONDecodeError, AttributeError):
             version = None
         if version != LAYOUT_VERSION:
-            raise NixbuildError(
+            raise BuildError(
                 f"oci-layout must say imageLayoutVersion {LAYOUT_VERSION!r}, found {version!r}",
                 where=str(marker),
                 fix=_CORRUPT_FIX,
             )
         index_path = self.path / "index.json"
         if not index_path.is_file():
-            raise NixbuildError(
+            raise BuildError(
                 f"{self.path} has no index.json", where=str(self.path), fix=_CORRUPT_FIX
             )
         # Kept as bytes: two layouts with equal index.json bytes hold the same images.
@@ -485,7 +485,7 @@ class OciLayout:
         match = _DIGEST.match(digest)
         # The digest becomes a path: anything but algorithm:hex could escape blobs/.
         if not match or len(match[2]) != _HEX_LENGTH[match[1]]:
-            raise NixbuildError(
+            raise BuildError(
                 f"malformed or unsupported digest {digest!r} "
                 "(expected sha256:<64 hex> or sha512:<128 hex>)",
                 where=str(self.path),
@@ -494,7 +494,7 @@ class OciLayout:
         path = self.path / "blobs" / match[1] / match[2]
         if not path.is_file():  # follows symlinks: a dangling one is missing too
             what = "a dangling symlink" if path.is_symlink() else "missing"
-            raise NixbuildError(f"blob {digest} is {what}", where=str(path), fix=_CORRUPT_FIX)
+            raise BuildError(f"blob {digest} is {what}", where=str(path), fix=_CORRUPT_FIX)
         return path
 
     def read_blob(self, blob: Descriptor | str, verify: bool = True) -> bytes:
@@ -530,7 +530,7 @@ class OciLayout:
         names = ", ".join(repr(d.ref_name or d.digest) for d in entries) or "none"
         if ref is None:
             if len(entries) != 1:
-                raise NixbuildError(
+                raise BuildError(
                     f"the layout holds {len(entries)} images ({names}); say which one",
                     where=str(self.path),
                 )
@@ -538,7 +538,7 @@ class OciLayout:
         else:
             matches = [d for d in entries if ref in (d.ref_name, d.digest)]
             if not matches:
-                raise NixbuildError(
+                raise BuildError(
                     f"no image {ref!r} in the layout; it holds: {names}", where=str(self.path)
                 )
             chosen = matches[0]
@@ -549,7 +549,7 @@ class OciLayout:
         descriptor = ref if isinstance(ref, Descriptor) else self.manifest_descriptor(ref)
         if descriptor.media_type in (INDEX_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE):
             name = descriptor.ref_name or descriptor.digest
-            raise NixbuildError(
+            raise BuildError(
                 f"image {name!r} is a multi-platform index; nixbuild reads single-platform images",
                 where=str(self.path),
                 fix="copy the one platform you need (skopeo copy --override-arch/--override-os)",
@@ -573,7 +573,7 @@ class OciLayout:
         """Each layer descriptor with its ``diff_id`` from the image config."""
         diff_ids = self.config(manifest).rootfs.diff_ids
         if len(diff_ids) != len(manifest.layers):
-            raise NixbuildError(
+            raise BuildError(
                 f"the manifest lists {len(manifest.layers)} layers but the image config has "
                 f"{len(diff_ids)} diff_ids",
                 where=str(self.path),

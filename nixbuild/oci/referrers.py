@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from nixbuild.errors import NixbuildError
+from nixbuild.errors import InvalidError, RegistryError
 
 from .layout import INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Descriptor
 from .skopeo import is_local
@@ -85,11 +85,11 @@ class Registry:
 
     def __init__(self, destination: str, *, tls_verify: bool | None = None):
         if not destination.startswith("docker://"):
-            raise NixbuildError(f"unsupported destination {destination!r}", fix="use docker://HOST/REPO:TAG")
+            raise InvalidError(f"unsupported destination {destination!r}", fix="use docker://HOST/REPO:TAG")
         host, _, rest = destination.removeprefix("docker://").partition("/")
         self.repository = rest.split("@", 1)[0].rsplit(":", 1)[0] if ":" in rest.rsplit("/", 1)[-1] else rest
         if not host or not self.repository:
-            raise NixbuildError(f"{destination!r} names no repository", fix="use docker://HOST/REPO:TAG")
+            raise InvalidError(f"{destination!r} names no repository", fix="use docker://HOST/REPO:TAG")
         verify = (not is_local(destination)) if tls_verify is None else tls_verify
         self.host = host
         self.context = ssl.create_default_context() if verify else ssl._create_unverified_context()
@@ -118,15 +118,15 @@ class Registry:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
             if exc.code == 401:
-                raise NixbuildError(f"{self.host} asks for credentials ({method} {url})",
+                raise RegistryError(f"{self.host} asks for credentials ({method} {url})",
                                     fix="push --attach supports registries that allow anonymous pushes") from None
             return exc.code, dict(exc.headers), exc.read()
         except (urllib.error.URLError, OSError) as exc:
-            raise NixbuildError(f"cannot reach {self.host}: {exc}", fix=_FIX) from None
+            raise RegistryError(f"cannot reach {self.host}: {exc}", fix=_FIX) from None
 
     def _expect(self, what: str, answer: tuple[int, dict[str, str], bytes], *codes: int) -> tuple[int, dict[str, str], bytes]:
         if answer[0] not in codes:
-            raise NixbuildError(f"{what} on {self.host}/{self.repository} failed: HTTP {answer[0]} "
+            raise RegistryError(f"{what} on {self.host}/{self.repository} failed: HTTP {answer[0]} "
                                 f"{answer[2][:500].decode(errors='replace')}", fix=_FIX)
         return answer
 
@@ -175,7 +175,7 @@ def attach(destination: str, subject: Descriptor, artifacts: list[Artifact], *,
     registry = Registry(destination, tls_verify=tls_verify)
     if registry.request("HEAD", registry.url(f"manifests/{subject.digest}"),
                         headers={"Accept": subject.media_type})[0] != 200:
-        raise NixbuildError(f"{registry.host}/{registry.repository} has no manifest {subject.digest} to attach to",
+        raise RegistryError(f"{registry.host}/{registry.repository} has no manifest {subject.digest} to attach to",
                             fix="push the image first (nixbuild push APP DESTINATION --attach does both)")
     registry.put_blob(EMPTY)
     descriptors, listed_by_registry = [], False

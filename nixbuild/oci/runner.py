@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from nixbuild.errors import NixbuildError
+from nixbuild.errors import InvalidError
 from nixbuild.tools.nixcmd import require
 from nixbuild.oci.layout import OciLayout
 from nixbuild.oci.rootfs import apply_whiteout, relative, remove, resolve_in_root
@@ -123,13 +123,13 @@ def command_line(layout: OciLayout, root: Path, argv: list[str], cache: Path, *,
     that dies with nixbuild.
     """
     if network not in NETWORKS:
-        raise NixbuildError(f"unknown network {network!r}", fix="use --network none (the default) or --network host")
+        raise InvalidError(f"unknown network {network!r}", fix="use --network none (the default) or --network host")
     config = layout.config(layout.manifest()).config
     entrypoint = list(config.entrypoint or []) if config else []
     cmd = argv or (list(config.cmd or []) if config else [])
     program = entrypoint + cmd
     if not program:
-        raise NixbuildError("the image has no Entrypoint or Cmd and no command was given",
+        raise InvalidError("the image has no Entrypoint or Cmd and no command was given",
                             fix="pass a command: nixbuild run APP -- CMD ...")
     bwrap = [require("bwrap", "bubblewrap"), "--bind" if writable else "--ro-bind", str(root), "/",
              "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--uid", "0", "--gid", "0",

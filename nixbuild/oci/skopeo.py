@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from nixbuild.errors import NixbuildError
+from nixbuild.errors import BuildError, InvalidError, NixbuildError, RegistryError
 from nixbuild.tools.nixcmd import require
 
 
@@ -25,8 +25,9 @@ def _skopeo(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([require("skopeo", "skopeo"), *args], capture_output=True, text=True)
 
 
-def _fail(what: str, proc: subprocess.CompletedProcess, fix: str) -> NixbuildError:
-    return NixbuildError(f"{what} failed: {proc.stderr.strip() or proc.stdout.strip()}", fix=fix)
+def _fail(what: str, proc: subprocess.CompletedProcess, fix: str,
+          kind: type[NixbuildError] = RegistryError) -> NixbuildError:
+    return kind(f"{what} failed: {proc.stderr.strip() or proc.stdout.strip()}", fix=fix)
 
 
 def is_local(destination: str) -> bool:
@@ -40,7 +41,7 @@ def push(layout: Path, ref: str, destination: str, *, tls_verify: bool | None = 
     TLS verification is on except for registries on the loopback address, unless told.
     """
     if not destination.startswith("docker://"):
-        raise NixbuildError(f"unsupported destination {destination!r}", fix="use docker://HOST/REPO:TAG")
+        raise InvalidError(f"unsupported destination {destination!r}", fix="use docker://HOST/REPO:TAG")
     verify = (not is_local(destination)) if tls_verify is None else tls_verify
     with tempfile.TemporaryDirectory() as tmp:
         digest_file = Path(tmp) / "digest"
@@ -66,14 +67,15 @@ def inspect_remote(reference: str, *, tls_verify: bool | None = None) -> dict:
     return json.loads(proc.stdout)
 
 
-def export_docker_archive(layout: Path, ref: str, dest: Path, name: str) -> Path:
-    """Write a docker-archive (for ``docker load``) atomically at ``dest``."""
+def export_docker_archive(layout: Path, ref: str, dest: Path, tag: str) -> Path:
+    """Write a docker-archive (for ``docker load``) atomically at ``dest``, its image tagged
+    ``tag`` (``NAME:TAG``)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp.unlink(missing_ok=True)
-    proc = _skopeo("copy", f"oci:{layout}:{ref}", f"docker-archive:{tmp}:{name}:latest")
+    proc = _skopeo("copy", f"oci:{layout}:{ref}", f"docker-archive:{tmp}:{tag}")
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
-        raise _fail("docker-archive export", proc, "check free disk space")
+        raise _fail("docker-archive export", proc, "check free disk space", BuildError)
     tmp.replace(dest)
     return dest

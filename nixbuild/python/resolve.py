@@ -9,7 +9,8 @@ such wheel is pinned by its sdist, which the build compiles in the sandbox
 (``sdist`` pins what that needs).
 
 Indexes come from configuration: the step's ``index_url``/``extra_index_url``/``find_links``
-when given, else uv's own configuration (``UV_INDEX_URL``, ``uv.toml``, ...).
+when given, else uv's own configuration (``UV_INDEX_URL``, ``uv.toml``, ...). When uv names a
+package no index has, the error suggests the close names those indexes list (``suggest``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from nixbuild.errors import MirrorError, ResolveError
+from nixbuild.python.names import normalize
+from nixbuild.python.suggest import suggest
 
 # The glibc of each distribution nixbuild builds on: the manylinux tags its Python accepts.
 GLIBC = {"bookworm": (2, 36), "trixie": (2, 41)}
@@ -101,16 +104,29 @@ def uv_bin() -> str:
 
 
 _UV_MANYLINUX = re.compile(r"\bx86_64-manylinux(?:_(\d+)_(\d+)|(2014))\b")
+_UV_DEFAULT_INDEX = re.compile(r"default package index\s+\(by\s+default:\s+<([^>\s]+)>")
+
+
+@functools.cache
+def _uv_compile_help() -> subprocess.CompletedProcess:
+    """``uv pip compile --help`` of the pinned uv (about 10 ms, once per process): facts read
+    from uv itself rather than kept as constants beside the uv pin."""
+    return subprocess.run([uv_bin(), "pip", "compile", "--help"], capture_output=True, text=True)
+
+
+def uv_default_index() -> str | None:
+    """The index uv uses when nothing names one, as its help states it."""
+    match = _UV_DEFAULT_INDEX.search(_uv_compile_help().stdout)
+    return match[1] if match else None
 
 
 @functools.cache
 def uv_manylinux_tags() -> dict[tuple[int, int], str]:
     """The x86_64 manylinux platforms the pinned uv accepts for ``--python-platform``, by glibc.
 
-    Read from uv itself (its ``pip compile --help`` lists every accepted value; about 10 ms,
-    once per process) rather than kept as a constant beside the uv pin, so that upgrading uv
-    to a release that knows newer tags takes effect with no other edit."""
-    proc = subprocess.run([uv_bin(), "pip", "compile", "--help"], capture_output=True, text=True)
+    Read from uv's help, which lists every accepted value, so that upgrading uv to a release
+    that knows newer tags takes effect with no other edit."""
+    proc = _uv_compile_help()
     tags = {}
     for match in _UV_MANYLINUX.finditer(proc.stdout):
         if match[3]:  # manylinux2014 is manylinux_2_17: keep uv's PEP 600 spelling when it lists both
@@ -138,10 +154,6 @@ def resolver_platform(glibc: tuple[int, int], known: dict[tuple[int, int], str])
 
 
 _HASH = re.compile(r"\s*--hash[=\s]+sha256:([0-9a-fA-F]{64})")
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
@@ -187,7 +199,7 @@ def resolve(requirements: list[str], *, python: str, distribution: str, constrai
         cmd += extra
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
         if proc.returncode != 0:
-            raise _resolve_error(proc.stderr, where)
+            raise _resolve_error(proc.stderr, where, cmd)
         locked = tomllib.loads((Path(tmp) / "pylock.toml").read_text())
     wheels, sdists = [], []
     for package in locked.get("packages", []):
@@ -222,10 +234,12 @@ def _pin(model, package: dict, file: dict):
                  filename=file["url"].rsplit("/", 1)[-1], size=file["size"], sha256=file["hashes"]["sha256"])
 
 
-def _resolve_error(stderr: str, where: str) -> Exception:
+def _resolve_error(stderr: str, where: str, cmd: list[str]) -> Exception:
     text = stderr.strip()
     if re.search(r"(?i)failed to fetch|connection|dns error|timed out|tcp connect", text):
         return MirrorError(f"the Python package index is unreachable:\n{text}", where=where,
                            fix="check the network, or point index_url / UV_INDEX_URL at a reachable index")
-    return ResolveError(f"uv cannot resolve the requirements:\n{text}", where=where,
-                        fix="check the package names and version constraints above")
+    message = f"uv cannot resolve the requirements:\n{text}"
+    if (suggestion := suggest(text, cmd, default_index=uv_default_index)) is not None:
+        message += f"\n{suggestion}"
+    return ResolveError(message, where=where, fix="check the package names and version constraints above")

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, OutputLock
 from nixbuild.local.nar import nix_base32_decode
 from nixbuild.local.tree import LocalTree
+from nixbuild.python.names import normalize
 from nixbuild.python.resolve import FilePin
 
 Kind = Literal["deb", "wheel", "sdist", "local", "output", "oci-base"]
@@ -75,7 +76,7 @@ def deb(pin: DebPin, distribution: str, step: int | None, license: str | None, r
 
 
 def python_file(pin: FilePin, kind: Literal["wheel", "sdist"], step: int | None, role: str = "image") -> Component:
-    name = re.sub(r"[-_.]+", "-", pin.name).lower()
+    name = normalize(pin.name)
     purl = PackageURL(type="pypi", name=name, version=pin.version, qualifiers={"file_name": pin.filename})
     return Component(kind=kind, name=name, version=pin.version, purl=purl.to_string(), sha256=pin.sha256,
                      download=pin.url, step=step, role=role, comment=pin.filename)

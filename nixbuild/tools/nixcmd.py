@@ -211,6 +211,15 @@ def instantiate(spec_file: Path, store: str | None = None) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
+def output_path(drv: str, store: str | None = None) -> str:
+    """The output path of a derivation (built or not)."""
+    cmd = [require("nix-store", "nix-bin"), *(["--store", store] if store else []), "--query", "--outputs", drv]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nix-store --query --outputs {drv} failed:\n{_tail(proc.stderr)}")
+    return proc.stdout.split()[0]
+
+
 def instantiate_path(expr_file: Path, args: dict[str, str], attr: str) -> str:
     """Evaluate ``attr`` of a Nix file to its output path, without building."""
     cmd = [require("nix-instantiate", "nix-bin"), "--eval", "--json", str(expr_file), "-A", attr]

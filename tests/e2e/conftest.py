@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.servers import free_port, wait_until_answers
@@ -35,7 +36,19 @@ class Cli:
         return proc
 
     def json(self, *args: str, **kw) -> object:
-        return json.loads(self(*args, "--json", **kw).stdout)
+        """The payload of ``--json``'s document (``images``, ``checks``, ``push``...), after
+        the whole document is validated against the committed schema."""
+        return payload(json.loads(self(*args, "--json", **kw).stdout))
+
+
+SCHEMA = json.loads((ROOT / "schema" / "nixbuild.schema.json").read_text())
+
+
+def payload(document: dict) -> object:
+    """Validate a ``--json`` document against schema/nixbuild.schema.json; its one payload."""
+    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    (key,) = set(document) - {"schema_version", "command"}
+    return document[key]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import ROOT, copy_example
+from conftest import ROOT, copy_example, payload
 
 
 def test_check_fails_with_a_per_file_report_on_a_non_reproducible_image(tmp_path, cli):
@@ -26,7 +26,7 @@ def test_check_fails_with_a_per_file_report_on_a_non_reproducible_image(tmp_path
     cli("build", app, env=env)
     proc = cli("check", app, "--json", env=env, ok=False)
     assert proc.returncode == 7, proc.stderr
-    (result,) = json.loads(proc.stdout)
+    (result,) = payload(json.loads(proc.stdout))
     assert result["ok"] is False
     layers = [layer for image in result["differences"]["images"] for layer in image["layers"]]
     noise = [f for layer in layers for f in layer["files"] if f["path"].endswith("etc/nixbuild-noise")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, payload
 
 GATE = ROOT / "examples" / "ci" / "gate.sh"
 
@@ -34,7 +34,7 @@ def test_gate_checks_reports_and_pushes_the_quickstart(quickstart, registry, tmp
     report = tmp_path / "check.json"
     proc = gate(quickstart["app"], destination, report)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (result,) = json.loads(report.read_text())
+    (result,) = payload(json.loads(report.read_text()))
     assert result["ok"] is True
     assert result["second_store_digest"] == result["manifest_digest"] == quickstart["built"]["manifest_digest"]
     assert result["rebuild_failures"] == [] and result["differences"] is None

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from nixbuild.settings import Settings
 
+from conftest import payload
+
 OFF = "http://127.0.0.1:1"  # nothing listens on port 1
 
 
@@ -45,7 +47,7 @@ def test_a_swapped_pin_fails_and_a_locked_app_builds_offline(quickstart, cli, tm
     offline = {"NIXBUILD_DEBIAN_MIRROR": OFF, "NIXBUILD_DEBIAN_SECURITY_MIRROR": OFF,
                "NIXBUILD_CACHE_DIR": str(cache)}
     proc = cli("build", app, "--json", env=offline)
-    [built] = json.loads(proc.stdout)
+    [built] = payload(json.loads(proc.stdout))
     assert built["manifest_digest"] == quickstart["built"]["manifest_digest"]
     warnings = [line for line in proc.stderr.splitlines() if "neither cached nor reachable" in line]
     assert warnings and all(line.startswith("warning: ") for line in warnings), proc.stderr

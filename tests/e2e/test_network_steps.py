@@ -21,6 +21,8 @@ import pytest
 from nixbuild.settings import Settings
 from nixbuild.store import roots
 
+from conftest import payload
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -48,7 +50,7 @@ def fetching_app(tmp_path_factory, server, cli):
         f"         .run_commands({fetch!r}))\n")
     first = cli("build", app, "--json")
     return {"app": app, "token": token, "root": root, "first": first,
-            "built": json.loads(first.stdout)[0]}
+            "built": payload(json.loads(first.stdout))[0]}
 
 
 def test_first_build_pins_the_downloading_step(fetching_app, cli):

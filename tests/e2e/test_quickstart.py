@@ -113,9 +113,13 @@ def test_docker_archive_output(quickstart, cli, tmp_path):
 
 def test_inspect_lists_layers_and_packages(quickstart, cli):
     (entry,) = cli.json("inspect", quickstart["app"])
-    assert entry["summary"]["manifest_digest"] == quickstart["built"]["manifest_digest"]
-    assert len(entry["summary"]["layers"]) == 3
+    assert entry["built"] and entry["manifest_digest"] == quickstart["built"]["manifest_digest"]
+    # The same image object as build's, with what reading the layers adds.
+    assert [layer["digest"] for layer in entry["layers"]] == [layer["digest"] for layer in quickstart["built"]["layers"]]
+    assert [layer["step"] for layer in entry["layers"]] == [0, 0, 1]
+    assert all(layer["entries"] > 0 for layer in entry["layers"]) and entry["size"] == quickstart["built"]["size"]
     assert any(p["name"] == "jq" and p["step"] == 1 for p in entry["packages"])
+    assert {d["name"] for d in entry["python"]} >= {"pip", "wheel", "uv"}
 
 
 def test_lock_check(quickstart, cli, tmp_path):

@@ -19,6 +19,8 @@ from collections import Counter
 
 import pytest
 
+from conftest import payload
+
 MiB = 1024 * 1024
 
 
@@ -75,7 +77,7 @@ def counted(server, cli, *args, env=None, ok=True):
 
 
 def digest(proc) -> str:
-    return json.loads(proc.stdout)[0]["manifest_digest"]
+    return payload(json.loads(proc.stdout))[0]["manifest_digest"]
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,7 @@ def test_modal_ignore_cache_builds_fresh_and_keeps_the_cache(app, first, server,
     proc, counts = counted(server, cli, "build", app, "--image", "plain", "--json",
                            env={"MODAL_IGNORE_CACHE": "yes"})
     assert counts.get("/a", 0) >= 1, counts
-    fresh = json.loads(proc.stdout)[0]
+    fresh = payload(json.loads(proc.stdout))[0]
     assert fresh["manifest_digest"] == first["digest"] and fresh["store_path"] != str(before)
     assert link.resolve() == before  # nothing later builds use was replaced
     proc, counts = counted(server, cli, "build", app, "--image", "plain", "--json")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from nixbuild.oci.layout import OciLayout
 
+from conftest import payload
+
 
 def store_refs(path: str) -> list[str]:
     return subprocess.run(["nix-store", "-q", "--references", path], capture_output=True, text=True,
@@ -47,7 +49,7 @@ def test_a_secret_reaches_its_step_and_nothing_else(cli, tmp_path):
         "         .run_commands('printf %s \"$API_TOKEN$STEP_ONLY\" > /opt/later'))\n")
     env = {"NIXBUILD_SECRETS_DIR": str(secrets)}
     build = cli("build", app, "--json", env=env)
-    built = json.loads(build.stdout)[0]
+    built = payload(json.loads(build.stdout))[0]
 
     run = cli("run", app, "--", "sh", "-c", "cat /opt/token.sha256 /opt/step-env; echo; cat /opt/later; echo .",
               env=env)

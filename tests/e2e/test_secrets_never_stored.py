@@ -20,6 +20,8 @@ from pathlib import Path
 
 from nixbuild.oci.layout import OciLayout
 
+from conftest import payload
+
 APP = """\
 import os
 import nixbuild
@@ -68,7 +70,7 @@ def test_secret_and_env_values_reach_the_step_and_are_never_stored(cli, tmp_path
     env = {"E2E_STEP_VALUE": env_value}
 
     build = cli("build", "app.py", "--json", cwd=tmp_path, env=env)
-    image = json.loads(build.stdout)[0]["store_path"]
+    image = payload(json.loads(build.stdout))[0]["store_path"]
     plan = cli("plan", "app.py", "-o", "plan", cwd=tmp_path, env=env)
 
     # The values did reach the step: it wrote their hashes into the image.

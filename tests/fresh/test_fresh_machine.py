@@ -89,6 +89,10 @@ SCRIPT = r"""
 set -eu
 cd /root/nixbuild
 ./scripts/quickstart
+echo "== on PATH"
+cd /
+nixbuild --version
+cd /root/nixbuild
 echo "== setup again"
 ./scripts/setup
 echo "== nix.conf"
@@ -249,6 +253,8 @@ def test_quickstart_on_a_fresh_debian_machine(tmp_path):
         assert re.search(r"\] curl \d+\.\d+", quickstart), quickstart[-4000:]
         # setup made the build users and Nix's configuration, and has nothing left to do now
         assert "setup: creating the nixbld group" in quickstart, quickstart[-4000:]
+        # setup put `nixbuild` on PATH: callable by name from anywhere
+        assert re.search(r"== on PATH\n\[ *\d+\] (python -m )?nixbuild, version ", quickstart), quickstart[-4000:]
         setup_again = again.partition("== nix.conf")[0]
         assert "setup:" not in setup_again, setup_again
         assert "build-users-group = nixbld" in again and "sandbox = true" in again, again

@@ -1,0 +1,87 @@
+"""What an image is made of, as ``build --json`` and ``inspect`` report it (:class:`report.Image`).
+
+The contents come from the lock (Debian packages, Python distributions, pinned outputs of
+network steps) and the app's local trees (hashed, never uploaded); the layers from the OCI
+layout. ``build`` describes what it just built from the manifest and config alone (no layer is
+read); ``inspect`` works without building: it evaluates the image the lock describes to its
+store path (``nix-instantiate``, no build, no download) and, when the store holds it, reads
+every layer once for its entries and unpacked size. A layer is tied to its step by the spec's
+layer name (``<step>-<kind>``, nix/default.nix), which is also its derivation's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nixbuild import report
+from nixbuild.build import BuiltImage, Project
+from nixbuild.lock import Lock
+from nixbuild.oci.layout import OciLayout, summarize
+from nixbuild.tools import nixcmd
+
+
+def _steps_of_layers(project: Project, name: str, lock: Lock) -> list[int]:
+    return [int(layer.name.split("-", 1)[0]) for layer in project.spec(name, lock).layers]
+
+
+def contents(project: Project, name: str, lock: Lock) -> dict:
+    """The image's pinned contents: the ``packages``, ``python``, ``local_trees`` and
+    ``network_steps`` fields of :class:`report.Image`."""
+    locked = lock.images[name]
+    steps = project.images[name].steps
+    return {
+        "packages": [report.DebianPackage(step=s.index, name=p.name, version=p.version,
+                                          architecture=p.architecture, sha256=p.sha256)
+                     for s in locked.steps for p in s.packages],
+        "python": [report.PythonDistribution(step=s.index, name=p.name, version=p.version,
+                                             kind="wheel" if p in s.wheels else "sdist",
+                                             filename=p.filename, sha256=p.sha256)
+                   for s in locked.steps for p in s.python],
+        "local_trees": [report.LocalTree(step=index, kind=steps[index].kind, files=len(tree.files),
+                                         nar_hash=tree.nar_hash)
+                        for index, tree in project.local_trees(name).items()],
+        "network_steps": [report.NetworkStep(step=o.index, kind=o.kind, output_hash=o.output_hash)
+                          for o in locked.outputs],
+    }
+
+
+def built(project: Project, item: BuiltImage, lock: Lock) -> report.Image:
+    """An image ``build`` just made, from its manifest and config (no layer is read)."""
+    layout = OciLayout(Path(item.layout))
+    manifest = layout.manifest(layout.manifest_descriptor())
+    history = layout.config(manifest).layer_history()
+    steps = _steps_of_layers(project, item.name, lock)
+    layers = [report.Layer(index=i, digest=d.digest, diff_id=diff_id, media_type=d.media_type,
+                           compressed_size=d.size, step=steps[i] if i < len(steps) else None,
+                           created_by=h.created_by if h else None)
+              for i, ((d, diff_id), h) in enumerate(zip(layout.layers(manifest), history))]
+    return report.Image(name=item.name, built=True, manifest_digest=item.manifest_digest,
+                        config_digest=manifest.config.digest, size=item.size, store_path=item.store_path,
+                        link=item.link, layout=item.layout, layers=layers, **contents(project, item.name, lock))
+
+
+def stored_path(project: Project, name: str, lock: Lock) -> str:
+    """The store path of the image the lock describes (evaluated, not built)."""
+    spec_file = project.spec_file(name, lock)
+    return nixcmd.output_path(nixcmd.instantiate(spec_file, project.store), project.store)
+
+
+def inspected(project: Project, name: str, lock: Lock) -> report.Image:
+    """An image as the lock and the store describe it, without building anything."""
+    path = stored_path(project, name, lock)
+    image = report.Image(name=name, built=False, **contents(project, name, lock))
+    if not nixcmd.is_valid(path, project.store):
+        return image
+    layout = project.layout(name, Path(path))
+    summary = summarize(layout)
+    steps = _steps_of_layers(project, name, lock)
+    config_size = layout.manifest(layout.manifest_descriptor()).config.size
+    link = project.image_link(name)
+    return image.model_copy(update={
+        "built": True, "manifest_digest": summary.manifest_digest, "config_digest": summary.config_digest,
+        "size": config_size + summary.total_compressed_size, "uncompressed_size": summary.total_uncompressed_size,
+        "store_path": path, "layout": str(layout.path),
+        "link": str(link) if link.is_symlink() and str(link.resolve()) == path else None,
+        "layers": [report.Layer(step=steps[layer.index] if layer.index < len(steps) else None,
+                                **layer.model_dump(exclude={"comment"}))
+                   for layer in summary.layers]})
