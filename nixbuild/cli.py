@@ -559,13 +559,21 @@ def cache_push(app, destination, image, lock_path, as_json, store, sign_key):
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--driver-dir", default="/usr/lib/x86_64-linux-gnu", show_default=True,
               help="The NVIDIA driver's library directory on the GPU machine.")
+@json_option
 @handled
-def builders(host, gpus, protocol, ssh_key, host_key, jobs, driver_dir):
+def builders(host, gpus, protocol, ssh_key, host_key, jobs, driver_dir, as_json):
     """Print what a GPU builder needs: machines-file line, nix.conf lines, pre-build hook."""
     from nixbuild.builders import GpuBuilder, render
 
-    click.echo(render(GpuBuilder(host=host, gpus=gpus, protocol=protocol, ssh_key=ssh_key, host_key=host_key,
-                                 jobs=jobs, driver_dir=driver_dir)), nl=False)
+    builder = GpuBuilder(host=host, gpus=gpus, protocol=protocol, ssh_key=ssh_key, host_key=host_key,
+                         jobs=jobs, driver_dir=driver_dir)
+    if as_json:
+        from nixbuild.report import BuildersDocument, BuilderSetup
+
+        emit(True, BuildersDocument(builders=BuilderSetup(machines_line=builder.machines_line(),
+                                                          nix_conf=builder.nix_conf(), hook=builder.hook())), "")
+    else:
+        click.echo(render(builder), nl=False)
 
 
 @main.command("schema")

@@ -15,6 +15,7 @@ push          ``push``                         :class:`PushReport`
 sbom          ``sboms``: list                  :class:`~nixbuild.sbom.write.SbomFiles`
 gc            ``gc``                           :class:`~nixbuild.store.gc.GcReport`
 cache push    ``cache``                        :class:`~nixbuild.store.cache.CachePush`
+builders      ``builders``                     :class:`BuilderSetup`
 (any)         ``error``                        :class:`Error` (on failure, with the exit code)
 ============  ===============================  ==============================================
 
@@ -190,13 +191,27 @@ class CacheDocument(_Document):
     cache: CachePush
 
 
+class BuilderSetup(BaseModel):
+    """What a GPU builder needs (nixbuild.builders): the line for /etc/nix/machines, the
+    builder's nix.conf lines and its pre-build hook script."""
+
+    machines_line: str
+    nix_conf: list[str]
+    hook: str
+
+
+class BuildersDocument(_Document):
+    command: Literal["builders"] = "builders"
+    builders: BuilderSetup
+
+
 class ErrorDocument(_Document):
     command: str
     error: Error
 
 
 Document = Union[ImagesDocument, LockDocument, PlanDocument, CheckDocument, PushDocument, SbomDocument,
-                 GcDocument, CacheDocument, ErrorDocument]
+                 GcDocument, CacheDocument, BuildersDocument, ErrorDocument]
 
 
 def dumps(document: BaseModel) -> str:

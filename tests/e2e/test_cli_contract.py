@@ -125,3 +125,10 @@ def test_no_color_means_no_escape_sequences(cli, tmp_path):
     assert ESCAPE in styled.stderr  # the check below can fail
     plain = cli("build", missing, env={"FORCE_COLOR": "1", "TERM": "xterm-256color", "NO_COLOR": "1"}, ok=False)
     assert ESCAPE not in plain.stderr and "error:" in plain.stderr
+
+
+def test_builders_json_is_the_text_it_prints(cli):
+    setup = cli.json("builders", "--gpu", "T4")
+    text = cli("builders", "--gpu", "T4").stdout
+    assert setup["machines_line"] in text.splitlines() and all(line in text.splitlines() for line in setup["nix_conf"])
+    assert setup["hook"].rstrip("\n") in text
