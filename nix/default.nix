@@ -16,6 +16,8 @@
 #                 `name` and `createdBy` (the history line), and by kind:
 #     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]; built on top of
 #              the layers below (maintainer-script effects run in their chroot)
+#     "standalone": archive = { url; sha256; name; }: a python-build-standalone install_only
+#              archive, its python/ tree unpacked into /usr/local (less its bundled pip)
 #     "files": tree = { name; narHash; } (a tree seeded by the CLI, laid out as in the image);
 #              modes = { "<path>" = <permission bits>; } for files not plain 0644/0755;
 #              sources (a flake's spec, `nixbuild plan --flake-root`): [ { src; dest;
@@ -75,6 +77,9 @@ let
           lower = acc.layers;
           inherit (boot) busybox;
         } (features layer)
+        else if layer.kind == "standalone" then layerDrv "python_layer.py" index layer {
+          archive = fetch.fetchFile layer.archive;
+        } { }
         else if layer.kind == "files" then layerDrv "file_layer.py" index layer {
           tree = if layer.sources or null == null then fetch.seeded layer.tree
             else if src == null then throw "nixbuild: the spec names local files relative to a flake: pass src = ./.;"

@@ -274,7 +274,9 @@ def describe(name: str, path: Path, link: Path, layout: OciLayout | None = None)
 
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
 # force_build adds -forced-<nonce> (nix/default.nix).
-_LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)(?:-forced-[0-9a-f]+)?")
+# debian_slim's own second and third layers add -standalone and -python (nixbuild/plan.py).
+_LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)(?:-standalone|-python)?"
+                         r"(?:-forced-[0-9a-f]+)?")
 _FAILED_LAYER = re.compile(rf"builder for '({_LAYER_NAME.pattern}\.drv)' failed")
 # The last line nix/builders/python_install.py prints when an sdist does not build.
 _SDIST_FAILED = re.compile(r"nixbuild: building (\S+) (\S+) from its sdist failed(?:; missing: (\S+))?")
@@ -332,7 +334,8 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
     if isinstance(exc, nixcmd.HashMismatch):
         for locked in lock.images.values():
             for step in locked.steps:
-                for pin in [*step.packages, *step.python, *(b for s in step.sdists for b in s.build)]:
+                standalone = [step.standalone] if step.standalone is not None else []
+                for pin in [*step.packages, *step.python, *(b for s in step.sdists for b in s.build), *standalone]:
                     if plan_store_name(pin.filename) in exc.drv:
                         exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
                                        f"step {step.index} {step.kind}) do not match the lock: locked sha256 "

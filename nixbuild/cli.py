@@ -43,8 +43,12 @@ def _human(size: int) -> str:
 
 
 def _command_name() -> str:
-    ctx = click.get_current_context(silent=True)
-    return ctx.command_path.split(" ", 1)[-1] if ctx is not None else "nixbuild"
+    """The subcommand that runs (``build``, ``cache push``), however nixbuild was started."""
+    ctx, names = click.get_current_context(silent=True), []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or "nixbuild"
 
 
 def handled(fn):

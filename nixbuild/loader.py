@@ -7,17 +7,22 @@ from the app's folder are dropped from ``sys.modules``, so loading has no lastin
 a second load sees edited files. (Third-party modules the file imported stay cached: some C
 extensions cannot be imported twice in one process.)
 
-Images are found in module globals and on the App objects the import created; each image
-object is reported once, under the first name that applies:
+Images are found in module globals, on the App objects the import created and in the
+``modal.Sandbox.create`` calls it made; each image object is reported once, under the first
+name that applies:
 
 1. the module global bound to it;
 2. for an App's ``image=``, the App's global name (else its ``name``, else ``app``);
 3. for an image given to ``@app.function``/``@app.cls``/``@app.server``, the function or
    class tag -- also for Modal's default ``debian_slim()`` image, which functions without
-   an image (and an App without one) run on.
+   an image (and an App without one) run on;
+4. for an image given to ``modal.Sandbox.create``, the sandbox's ``name=``, else
+   ``sandbox`` -- also for the default image a sandbox created without ``image=`` runs on.
 
-The order is that of first appearance while walking the globals in definition order, then
-the Apps' registrations.
+A name already taken by another image gets ``_2``, ``_3``... appended (the second unnamed
+sandbox's image is ``sandbox_2``). The order is that of first appearance while walking the
+globals in definition order, then the Apps' registrations, then the sandboxes in the order
+they were created.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from nixbuild.api.image import Image
 from nixbuild.errors import AppLoadError, NixbuildError
 from nixbuild.modal_shim.activate import modal_shim_active
 from nixbuild.modal_shim.app import App, Function, FunctionSpec, default_image, recording_apps
+from nixbuild.modal_shim.sandboxes import SandboxSpec, recording_sandboxes
 
 _TRACEBACK_FRAMES = 6
 _NIXBUILD_DIR = Path(__file__).resolve().parent
@@ -44,8 +50,8 @@ _NIXBUILD_DIR = Path(__file__).resolve().parent
 def load_images(path: Path, image: str | None = None) -> dict[str, Image]:
     """The app file's images by name (module docstring); with ``image``, only that one."""
     path = Path(path)
-    namespace, apps = _import_app_file(path)
-    images = collect_images(namespace, apps)
+    namespace, apps, sandboxes = _import_app_file(path)
+    images = collect_images(namespace, apps, sandboxes)
     if not images:
         raise AppLoadError(
             f"{path} defines no Image",
@@ -62,14 +68,18 @@ def load_images(path: Path, image: str | None = None) -> dict[str, Image]:
     return {image: images[image]}
 
 
-def collect_images(namespace: dict[str, Any], apps: Iterable[App]) -> dict[str, Image]:
-    """Name and order the images reachable from ``namespace`` and ``apps`` (module docstring)."""
-    return _ImageCollector(namespace, apps).collect()
+def collect_images(
+    namespace: dict[str, Any], apps: Iterable[App], sandboxes: Iterable[SandboxSpec] = ()
+) -> dict[str, Image]:
+    """Name and order the images reachable from ``namespace``, ``apps`` and ``sandboxes``
+    (module docstring)."""
+    return _ImageCollector(namespace, apps, sandboxes).collect()
 
 
 class _ImageCollector:
-    def __init__(self, namespace: dict[str, Any], apps: Iterable[App]):
+    def __init__(self, namespace: dict[str, Any], apps: Iterable[App], sandboxes: Iterable[SandboxSpec]):
         self.namespace = namespace
+        self.sandboxes = list(sandboxes)
         self.global_names: dict[int, str] = {}
         for name, value in namespace.items():
             if isinstance(value, (Image, App)):
@@ -92,6 +102,8 @@ class _ImageCollector:
                 self._add_spec(spec)
             if app.default_image is not None:
                 self._add(app.default_image, self._app_name(app))
+        for sandbox in self.sandboxes:
+            self._add(sandbox.image, sandbox.name or "sandbox")
         return dict(self.found.values())
 
     def _add_spec(self, spec: FunctionSpec) -> None:
@@ -122,7 +134,7 @@ class _ImageCollector:
 # Importing
 
 
-def _import_app_file(path: Path) -> tuple[dict[str, Any], list[App]]:
+def _import_app_file(path: Path) -> tuple[dict[str, Any], list[App], list[SandboxSpec]]:
     if not path.exists():
         raise AppLoadError(f"app file {path} does not exist", fix="check the path of the app file")
     if not path.is_file():
@@ -156,7 +168,7 @@ def _import_app_file(path: Path) -> tuple[dict[str, Any], list[App]]:
     if module_name not in sys.modules:
         sys.modules[module_name] = module
     try:
-        with modal_shim_active(), recording_apps() as apps:
+        with modal_shim_active(), recording_apps() as apps, recording_sandboxes() as sandboxes:
             spec.loader.exec_module(module)
     except SyntaxError as exc:  # in a module the app file imports
         raise _syntax_error(exc) from None
@@ -175,7 +187,7 @@ def _import_app_file(path: Path) -> tuple[dict[str, Any], list[App]]:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_dont_write_bytecode
         _restore_modules(saved_modules, module, app_dir)
-    return vars(module), apps
+    return vars(module), apps, sandboxes
 
 
 def _restore_modules(saved: dict[str, ModuleType], app_module: ModuleType, app_dir: Path) -> None:

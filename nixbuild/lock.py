@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from nixbuild.debian.index import Package, SuiteSnapshot
 from nixbuild.errors import LockError
 from nixbuild.python.resolve import WheelPin
+from nixbuild.python.standalone import StandalonePin
 from nixbuild.python.sdist import SdistPin
 
 LOCK_VERSION = 1
@@ -148,6 +149,9 @@ class StepLock(Model):
     # Recorded for the reader, not part of the fingerprint: it follows from the distribution
     # (already fingerprinted) and the pinned uv, and the wheels pinned with an older tag still
     # run, so a nixbuild with a newer uv must not call existing locks stale.
+    standalone: StandalonePin | None = Field(
+        None, description="debian_slim of a series Debian does not ship: the python-build-standalone "
+                          "archive unpacked into /usr/local")
     python_platform: str | None = Field(
         None, description="the manylinux tag uv resolved this step's Python packages for (the newest it "
                           "knows up to the image's glibc); null for a step with no Python packages or "

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from nixbuild import seed
 from nixbuild.debian import slim as debian_slim
-from nixbuild.python import resolve as python_resolve
+from nixbuild.python import resolve as python_resolve, standalone
+from nixbuild.python.standalone import StandalonePin
 from nixbuild.api.image import Image
 from nixbuild.debian.index import PackageIndex, load_index, load_snapshot
 from nixbuild.debian.resolver import minbase, resolve
@@ -81,7 +82,8 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
             if wanted is not None:
                 definition = {**definition, "inputs": wanted}
             if step.kind == "debian_slim":  # what the base is made of is part of its definition
-                definition = {**definition, "base": [debian_slim.BASE_PACKAGES, debian_slim.BASE_PYTHON_TOOLS]}
+                definition = {**definition, "base": [debian_slim.base_packages(python_series_of(step)),
+                                                     debian_slim.BASE_PYTHON_TOOLS]}
             parent = fingerprint(parent, definition, distribution)
             out.append((index, parent))
     return out
@@ -95,7 +97,8 @@ def _debian_packages(step, index: PackageIndex, installed: list, where: str) -> 
     try:
         if step.kind == "debian_slim":
             base = resolve(index, minbase(index), installed=(), recommends=False)
-            return base + resolve(index, debian_slim.BASE_PACKAGES, installed=base, recommends=False)
+            return base + resolve(index, debian_slim.base_packages(python_series_of(step)), installed=base,
+                                  recommends=False)
         return resolve(index, requests, installed=installed, recommends=True)
     except NixbuildError as exc:
         raise exc.at(where)
@@ -150,11 +153,23 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
                                                     [] if venv_of(step) else below, cache_dir)
             locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
                               packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
-                              wheels=wheels, sdists=sdists, python_platform=platform)
+                              wheels=wheels, sdists=sdists, python_platform=platform,
+                              standalone=_standalone_pin(step, python, indexes, where))
         installed = [*installed, *packages]
         below = below if venv_of(step) else [*below, *locked.python]
         steps.append(locked)
     return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
+
+
+def _standalone_pin(step, series: str, indexes: _Indexes, where: str) -> StandalonePin | None:
+    """debian_slim of a series Debian does not ship: its python-build-standalone archive."""
+    if step.kind != "debian_slim" or not debian_slim.is_standalone(series):
+        return None
+    indexes.progress(f"pinning python-build-standalone's Python {step.python_version_resolved}")
+    try:
+        return standalone.pin(step.python_version_resolved, series, indexes.settings.cache_dir / "python")
+    except NixbuildError as exc:
+        raise exc.at(where)
 
 
 def _locked_package(index: PackageIndex, pin: DebPin, where: str):

@@ -29,6 +29,7 @@ from nixbuild.local.tree import LocalTree, relative_sources
 from nixbuild.python.inputs import venv_of
 from nixbuild.python.resolve import FilePin
 from nixbuild.python.sdist import SdistPin
+from nixbuild.python.standalone import TERMINFO_DIRS
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"
@@ -71,6 +72,21 @@ class DebLayer(_Layer):
     debs: list[DebSource]
     # gpu= on apt_install: Nix system features a builder must advertise to build the layer.
     systemFeatures: list[str] = []
+
+
+class ArchiveSource(Model):
+    url: str
+    sha256: str
+    name: str
+
+
+class StandaloneLayer(_Layer):
+    """python-build-standalone's ``install_only`` archive: its ``python/`` tree under
+    /usr/local (builders/python_layer.py), as Modal's add_python copies it, less the pip it
+    bundles (the pinned pip is installed in the next layer, as ``pip install --upgrade``)."""
+
+    kind: Literal["standalone"] = "standalone"
+    archive: ArchiveSource
 
 
 class TreeSource(Model):
@@ -150,7 +166,7 @@ class WheelsLayer(_Layer):
     systemFeatures: list[str] = []
 
 
-LayerSpec = Annotated[DebLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
+LayerSpec = Annotated[DebLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
 
 
 class ImageConfig(Model):
@@ -294,6 +310,14 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
     if pinned.packages:
         layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings),
                                systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
+    if pinned.standalone is not None:
+        archive = pinned.standalone
+        layers.append(StandaloneLayer(**{**common, "name": f"{common['name']}-standalone",
+                                         "createdBy": f"{common['createdBy']}: python-build-standalone "
+                                                      f"{archive.version} ({archive.release})"},
+                                      archive=ArchiveSource(url=archive.url(), sha256=archive.sha256,
+                                                            name=archive.filename)))
+        config.env["TERMINFO_DIRS"] = TERMINFO_DIRS
     if pinned.python:
         if pinned.packages:  # debian_slim's pip, wheel and uv, on its Debian packages
             common = {**common, "name": f"{common['name']}-python",

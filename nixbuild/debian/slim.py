@@ -6,17 +6,25 @@ pinned: the minbase set (what Debian's official ``*-slim`` images hold), Debian'
 pip, venv and headers, ``python`` on PATH (python-is-python3), a C/C++/Fortran toolchain, CA
 certificates, netbase and tzdata; then, as Modal's ``pip install --upgrade pip wheel uv``, the
 current pip, wheel and uv from the package index, pinned in the lock (so pip and uv work in
-the image at runtime). A Python series maps to the Debian release that ships it.
+the image at runtime). A Python series maps to the Debian release that ships it; a series
+Debian does not ship (3.10, 3.12, 3.14, 3.15) is python-build-standalone's build under
+/usr/local on bookworm (:mod:`nixbuild.python.standalone`), as Modal's python:X-slim-bookworm
+images have their Python under /usr/local, and Debian's own python3 packages are left out.
 """
 
 from __future__ import annotations
 
 from nixbuild.errors import InvalidError
 
+# Series with Debian's own Python, and the release that ships it.
 PYTHON_DISTRIBUTIONS = {"3.11": "bookworm", "3.13": "trixie"}
+# Series whose Python is python-build-standalone's, on this release (Modal's: bookworm).
+STANDALONE_SERIES = ("3.10", "3.12", "3.14", "3.15")
+STANDALONE_DISTRIBUTION = "bookworm"
 
+DEBIAN_PYTHON_PACKAGES = ["python3", "python3-pip", "python3-venv", "python3-dev", "python-is-python3"]
 BASE_PACKAGES = [
-    "python3", "python3-pip", "python3-venv", "python3-dev", "python-is-python3",
+    *DEBIAN_PYTHON_PACKAGES,
     "ca-certificates", "netbase", "tzdata",
     "build-essential", "gcc", "g++", "gfortran", "make",
 ]
@@ -35,12 +43,38 @@ TOOL_PYTHON_PACKAGES = ["python3.11-minimal", "libpython3.11-stdlib"]
 TOOL_BUSYBOX_PACKAGE = "busybox-static"
 
 
+def is_standalone(series: str) -> bool:
+    """Whether the series' Python is python-build-standalone's (Debian ships no such python3)."""
+    return series in STANDALONE_SERIES
+
+
+# What the official python:X-slim-bookworm images (Modal's debian_slim) hold for their Python
+# under /usr/local: the shared libraries it is built against. python-build-standalone needs
+# none of them, but programs and wheels in those images find them there.
+STANDALONE_RUNTIME = ["libexpat1", "libsqlite3-0", "libssl3", "libffi8", "libbz2-1.0", "liblzma5",
+                      "libncursesw6", "libreadline8", "libuuid1", "zlib1g"]
+
+
+def base_packages(series: str) -> list[str]:
+    """The Debian packages of debian_slim for ``series`` (standalone: no Debian Python, the
+    runtime libraries of the official slim images instead)."""
+    if is_standalone(series):
+        return [*(p for p in BASE_PACKAGES if p not in DEBIAN_PYTHON_PACKAGES), *STANDALONE_RUNTIME]
+    return BASE_PACKAGES
+
+
+def supported_series() -> list[str]:
+    return sorted([*PYTHON_DISTRIBUTIONS, *STANDALONE_SERIES], key=lambda s: tuple(map(int, s.split("."))))
+
+
 def distribution_for(series: str, *, requested: str | None) -> str:
     """The Debian release for a Python series, or Modal-style errors naming what is supported."""
+    if is_standalone(series):
+        return STANDALONE_DISTRIBUTION
     try:
         return PYTHON_DISTRIBUTIONS[series]
     except KeyError:
-        supported = ", ".join(sorted(PYTHON_DISTRIBUTIONS))
+        supported = ", ".join(supported_series())
         if requested is None:
             message = (f"Python {series} is not supported by nixbuild's debian_slim. Since `python_version` "
                        f"was not set, nixbuild tried to match your local Python ({series}).")
@@ -48,6 +82,7 @@ def distribution_for(series: str, *, requested: str | None) -> str:
             message = f"Unsupported Python version: {requested!r}."
         raise InvalidError(
             f"{message} Supported series: {supported} (Debian's own Python: "
-            + ", ".join(f"{s} from {d}" for s, d in sorted(PYTHON_DISTRIBUTIONS.items())) + ").",
+            + ", ".join(f"{s} from {d}" for s, d in sorted(PYTHON_DISTRIBUTIONS.items()))
+            + f"; python-build-standalone's on {STANDALONE_DISTRIBUTION} for the others).",
             fix=f"use debian_slim(python_version=\"{min(PYTHON_DISTRIBUTIONS)}\") or another supported series",
         ) from None

@@ -12,15 +12,16 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
-# Submodules app files import by their Modal names (``import modal.exception``).
-_SUBMODULES = ("app", "exception", "file_pattern_matcher")
+from nixbuild.modal_shim import submodules
 
 
 def shim_modules() -> dict[str, ModuleType]:
-    """``{"modal": shim, "modal.exception": ..., ...}``."""
+    """``{"modal": shim, "modal.exception": ..., "modal.experimental.flash": ..., ...}``: the
+    shim, its files that are Modal submodules, and the submodules built from its parts."""
     modules = {"modal": importlib.import_module("nixbuild.modal_shim")}
-    for name in _SUBMODULES:
+    for name in submodules.FILES:
         modules[f"modal.{name}"] = importlib.import_module(f"nixbuild.modal_shim.{name}")
+    modules.update(submodules.built_modules())
     return modules
 
 

@@ -20,14 +20,15 @@ from nixbuild.api.secret import Secret, validate_env_dict
 from nixbuild.api.volume import validate_volumes
 from nixbuild.errors import InvalidError
 from nixbuild.modal_shim.decorators import WEB_MARKS, add_parameter_init, marks
-from nixbuild.modal_shim.remote import RemoteHandle, needs_modal
+from nixbuild.modal_shim.handles import FunctionHandle, lookup, needs_modal
+from nixbuild.modal_shim.recording import Recorder
 
 # Modal creates ``modal.app._default_image`` when ``modal`` is imported: functions with no
 # image and no app image run on it. No line of the user's code made it (one object serves
 # every such function), so its step has no origin.
 _default_image: Image = Image._from_steps(Image.debian_slim().steps, origins=(None,))
 
-_created_apps: list[App] | None = None
+_apps: Recorder[App] = Recorder()
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,9 @@ class FunctionSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def recording_apps() -> Iterator[list[App]]:
-    """Collect every App constructed inside the block (including in modules the app file
-    imports), in creation order."""
-    global _created_apps
-    previous, _created_apps = _created_apps, []
-    try:
-        yield _created_apps
-    finally:
-        _created_apps = previous
+recording_apps = _apps.recording
+"""Collect every App constructed inside the block (including in modules the app file imports
+and ``App.lookup``), in creation order."""
 
 
 def default_image() -> Image:
@@ -106,13 +100,20 @@ class Function:
         for _ in map(self._raw_f, *iterables):
             pass
 
+    def with_options(self, **options: Any) -> Function:
+        """``with_options``/``with_concurrency``/``with_batching``: the function itself, as
+        these change no image and calls run here anyway."""
+        return self
+
+    with_concurrency = with_batching = with_options
+
     def __repr__(self) -> str:
         return f"<modal Function {self.tag} (nixbuild shim)>"
 
     @staticmethod
-    def from_name(app_name: str, name: str, **kwargs: Any) -> RemoteHandle:
-        """A function deployed on Modal: a handle that can be created but not called here."""
-        return RemoteHandle(f"modal.Function.from_name({app_name!r}, {name!r})")
+    def from_name(app_name: str, name: str, **kwargs: Any) -> FunctionHandle:
+        """A function deployed on Modal: a handle that can be configured but not called here."""
+        return lookup(FunctionHandle, "modal.Function.from_name", (app_name, name))
 
 
 def _check_sequence(items: Any, item_type: type, message: str) -> tuple[Any, ...]:
@@ -121,7 +122,7 @@ def _check_sequence(items: Any, item_type: type, message: str) -> tuple[Any, ...
     return tuple(items)
 
 
-def _check_image(image: Any) -> Image | None:
+def check_image(image: Any) -> Image | None:
     if image is not None and not isinstance(image, Image):
         raise InvalidError(f"Expected modal.Image object. Got {type(image)}.")
     return image
@@ -160,8 +161,8 @@ class App:
         self._specs: dict[str, FunctionSpec] = {}
         self._local_entrypoints: dict[str, Callable[..., Any]] = {}
         self._web_endpoints: list[str] = []
-        if _created_apps is not None:
-            _created_apps.append(self)
+        self._looked_up = False
+        _apps.add(self)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -180,6 +181,12 @@ class App:
     def default_image(self) -> Image | None:
         """The ``image=`` given to the App (nixbuild extension; Modal keeps it private)."""
         return self._image
+
+    @property
+    def looked_up(self) -> bool:
+        """Whether the App came from :meth:`lookup`, i.e. stands for an App on Modal
+        (nixbuild extension)."""
+        return self._looked_up
 
     @property
     def specs(self) -> tuple[FunctionSpec, ...]:
@@ -258,6 +265,7 @@ class App:
                 raise InvalidError("`@app.cls` can only be applied to a class.")
             _require_global(cls, serialized, "cls")
             add_parameter_init(cls)
+            _add_option_methods(cls)
             spec = make_spec(cls.__name__, cls)
             self._register(spec)
             for attr in vars(cls).values():
@@ -321,8 +329,13 @@ class App:
         raise needs_modal("app.deploy()")
 
     @staticmethod
-    def lookup(name: str, **kwargs: Any) -> App:
-        raise needs_modal(f"App.lookup({name!r})")
+    def lookup(name: str, *, create_if_missing: bool = False, **kwargs: Any) -> App:
+        """``modal.App.lookup(name, create_if_missing=...)``: the App deployed on Modal under
+        that name. Nothing is looked up: an App of that name is made and recorded like any
+        other, so the images given to it (a Sandbox's) are found."""
+        app = App(name)
+        app._looked_up = True
+        return app
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -339,7 +352,7 @@ class App:
     ) -> Callable[[str, Any], FunctionSpec]:
         """Validate the decorator's arguments now (Modal does so at decoration time) and
         return a maker of the spec once the target is known."""
-        checked_image = _check_image(image)
+        checked_image = check_image(image)
         checked_gpu = parse_gpu_choices(gpu)
         checked_secrets = _check_sequence(
             secrets if secrets is not None else [],
@@ -369,6 +382,14 @@ class App:
         # Modal warns and overrides on a tag collision; the latest definition wins here too.
         self._specs.pop(spec.tag, None)
         self._specs[spec.tag] = spec
+
+
+def _add_option_methods(cls: type) -> None:
+    """Give a ``@app.cls`` class Modal's ``with_options``/``with_concurrency``/``with_batching``
+    (unless it defines them): they return the class, since they change no image."""
+    for name in ("with_options", "with_concurrency", "with_batching"):
+        if not hasattr(cls, name):
+            setattr(cls, name, classmethod(lambda klass, *args, **kwargs: klass))
 
 
 def _refuse_missing_parentheses(value: Any, decorator: str) -> None:

@@ -57,6 +57,9 @@ wsgi_app = _marker("wsgi_app")
 batched = _marker("batched")
 concurrent = _marker("concurrent")
 build = _marker("build")
+clustered = _marker("clustered")  # modal.clustered(size=..., rdma=...)
+sessioned = _marker("sessioned")
+http_server = _marker("http_server")  # modal.experimental.http_server(port=..., ...)
 
 
 def web_server(
@@ -64,6 +67,11 @@ def web_server(
 ) -> Callable[[F], F]:
     """``@modal.web_server(8000)``: takes the port positionally, unlike the other markers."""
     return lambda function: _mark(function, "web_server", {"port": port, "label": label, **options})
+
+
+def experimental_clustered(size: int, broadcast: bool = True, **options: Any) -> Callable[[F], F]:
+    """``@modal.experimental.clustered(8)``: the older form, taking the size positionally."""
+    return lambda function: _mark(function, "clustered", {"size": size, "broadcast": broadcast, **options})
 
 
 class Parameter:
@@ -79,6 +87,11 @@ _NO_DEFAULT = object()
 
 def parameter(*, default: Any = _NO_DEFAULT, init: bool = True) -> Any:
     return Parameter(default, init)
+
+
+def is_parameter(value: Any) -> bool:
+    """``modal.cls.is_parameter``: whether a class attribute was declared with ``modal.parameter()``."""
+    return isinstance(value, Parameter)
 
 
 def add_parameter_init(cls: type) -> None:

@@ -18,7 +18,7 @@ def load(tmp_path, version: str):
 
 
 @pytest.mark.parametrize(("version", "message"), [
-    ("3.12", "Unsupported Python version: '3.12'. Supported series: 3.11, 3.13"),
+    ("3.9", "Unsupported Python version: '3.9'. Supported series: 3.10, 3.11, 3.12, 3.13, 3.14, 3.15"),
     ("py3", "Invalid Python version: 'py3'"),
     ("3.13t", "Free threaded Python is not supported with Image.debian_slim"),
 ])
@@ -32,7 +32,7 @@ def test_the_error_names_the_image_and_step(tmp_path, version, message):
 
 
 def test_locking_names_the_image_before_any_download(tmp_path):
-    images = load(tmp_path, "3.12")
+    images = load(tmp_path, "3.9")
     with pytest.raises(InvalidError) as info:
         locking.lock(images, None, settings=None)  # type: ignore[arg-type]  (never reached)
     assert info.value.where == "image 'web', step 0 debian_slim"
@@ -40,7 +40,7 @@ def test_locking_names_the_image_before_any_download(tmp_path):
 
 def test_without_a_name_the_error_is_unchanged(tmp_path):
     with pytest.raises(InvalidError) as info:
-        distribution_of(load(tmp_path, "3.12")["web"])
+        distribution_of(load(tmp_path, "3.9")["web"])
     assert info.value.where is None
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.servers import free_port, wait_until_answers
+from tests.servers import free_port, serve_folder, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -80,6 +80,28 @@ def trixie(tmp_path_factory, cli) -> dict:
     built = cli.json("build", app)
     assert len(built) == 1
     return {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory, cli) -> Iterator[dict]:
+    """A debian_slim(python_version="3.12") image on python-build-standalone's layout, from a
+    stand-in mirror on 127.0.0.1 (tests/e2e/standalone_mirror.py says what that proves), with a
+    uv_pip_install step on it; locked and built once per session. ``env`` points uv's mirror
+    setting at the stand-in."""
+    from standalone_mirror import place, uv_download_url
+
+    folder = tmp_path_factory.mktemp("standalone-mirror")
+    with serve_folder(folder) as url:
+        mirror = f"{url}/pbs"
+        archive = place(folder, uv_download_url("3.12", mirror), url)
+        env = {"UV_PYTHON_INSTALL_MIRROR": mirror}
+        app = tmp_path_factory.mktemp("standalone") / "app.py"
+        app.write_text("import modal\n\n"
+                       "image = modal.Image.debian_slim(python_version='3.12').uv_pip_install('six')\n")
+        built = cli.json("build", app, env=env)
+        assert len(built) == 1
+        yield {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text()),
+               "archive": archive, "env": env, "mirror": mirror}
 
 
 @contextmanager

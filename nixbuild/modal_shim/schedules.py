@@ -1,11 +1,18 @@
-"""Schedules and retry policies: configuration of deployed functions, recorded and unused."""
+"""Schedules, retry policies and placement: configuration of deployed functions, recorded
+and unused."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from nixbuild.errors import InvalidError
 
 
-class Period:
+class Schedule:
+    """``modal.schedule.Schedule``: the base of :class:`Period` and :class:`Cron`."""
+
+
+class Period(Schedule):
     """``modal.Period(days=1)``: run every fixed interval."""
 
     def __init__(self, *, years: int = 0, months: int = 0, weeks: int = 0, days: int = 0,
@@ -18,7 +25,7 @@ class Period:
         return f"modal.Period({parts})"
 
 
-class Cron:
+class Cron(Schedule):
     """``modal.Cron("0 9 * * *")``: run on a cron schedule."""
 
     def __init__(self, cron_string: str, timezone: str = "UTC"):
@@ -40,3 +47,14 @@ class Retries:
         self.backoff_coefficient = backoff_coefficient
         self.initial_delay = initial_delay
         self.max_delay = max_delay
+
+
+class SchedulerPlacement:
+    """``modal.SchedulerPlacement(region=..., zone=..., spot=..., instance_type=...)``."""
+
+    def __init__(self, region: str | Sequence[str] | None = None, zone: str | None = None,
+                 spot: bool | None = None, instance_type: str | Sequence[str] | None = None):  # fmt: skip
+        self.region = region
+        self.zone = zone
+        self.spot = spot
+        self.instance_type = instance_type
