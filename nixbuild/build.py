@@ -61,6 +61,9 @@ class Project:
     # Relative local paths resolve against the working directory, as in Modal.
     cwd: Path = field(default_factory=Path.cwd)
     store: str | None = None  # a chroot store DIR (nix-build --store DIR); None: the default store
+    # Images of the app nixbuild cannot build, and why (Project.load): every command works on
+    # the others, then reports these and exits non-zero.
+    skipped: dict[str, NixbuildError] = field(default_factory=dict)
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
@@ -68,18 +71,26 @@ class Project:
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
              settings: Settings | None = None, store: Path | None = None) -> "Project":
+        """The app's images, each checked to be one nixbuild builds. An image it cannot build
+        is left out and kept in ``skipped`` with the reason, so the others still build; when
+        none is left (or the one ``image`` names cannot be built), that reason is the error."""
         app = app.resolve()
         cwd = Path.cwd()
-        images = {name: expand(name, img, cwd=cwd) for name, img in load_images(app, image).items()}
-        try:
-            for name, img in images.items():
-                chain.require_supported(name, img)
-        except NixbuildError as exc:
-            exc.place = locate(exc, images)  # the CLI has no Project to find the step's line in
-            raise
+        loaded = load_images(app, image)
+        images, skipped = {}, {}
+        for name, img in loaded.items():
+            try:
+                images[name] = expand(name, img, cwd=cwd)
+                chain.require_supported(name, images[name])
+            except NixbuildError as exc:
+                exc.place = locate(exc, {name: images.get(name, img)})  # the step's line, while the image is at hand
+                images.pop(name, None)
+                skipped[name] = exc
+        if not images:
+            raise next(iter(skipped.values()))
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
                    settings=settings or Settings.from_env(), cwd=cwd,
-                   store=str(store.resolve()) if store is not None else None)
+                   store=str(store.resolve()) if store is not None else None, skipped=skipped)
 
     @property
     def out_dir(self) -> Path:

@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 
 from nixbuild.build import Project
-from nixbuild.errors import InvalidError, NixbuildError
+from nixbuild.errors import InvalidError, NixbuildError, locate
 from nixbuild.warn import one_line
 
 def _console() -> Console:
@@ -60,12 +60,9 @@ def handled(fn):
         warnings.formatwarning = one_line
         as_json = kwargs.get("as_json", False)
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except NixbuildError as exc:
-            from nixbuild.errors import locate
-
-            ctx = click.get_current_context(silent=True)
-            project = ctx.meta.get(_PROJECT) if ctx is not None else None
+            project = _loaded()
             place = locate(exc, project.images if project is not None else None)
             err.print(f"[bold red]error:[/] {place.text(exc)}", markup=True, soft_wrap=True)
             if as_json:
@@ -75,7 +72,24 @@ def handled(fn):
             if as_json:
                 _error_document(f"internal error: {type(exc).__name__}: {exc}", "please report this as a bug", 1)
             raise
+        if (project := _loaded()) is not None and project.skipped:
+            for exc in project.skipped.values():  # the other images are done: now say what was not
+                err.print(f"[bold red]skipped:[/] {locate(exc).text(exc)}", markup=True, soft_wrap=True)
+            sys.exit(max(exc.exit_code for exc in project.skipped.values()))
+        return result
     return wrapper
+
+
+def _loaded() -> Project | None:
+    """The app this command loaded (kept by :func:`_project`), if it got that far."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_PROJECT) if ctx is not None else None
+
+
+def _error(exc: NixbuildError):
+    from nixbuild import report
+
+    return report.Error(message=exc.message, fix=exc.fix, exit_code=exc.exit_code, **locate(exc).fields())
 
 
 def _error_document(message: str, fix: str | None, exit_code: int, **where) -> None:
@@ -90,6 +104,8 @@ def emit(as_json: bool, document, text: str) -> None:
     if as_json:
         from nixbuild import report
 
+        if (project := _loaded()) is not None:  # images it could not build, as error objects
+            document.skipped = [_error(exc) for exc in project.skipped.values()]
         click.echo(report.dumps(document))
     else:
         click.echo(text)
@@ -328,8 +344,8 @@ def run(app, image, lock_path, writable, network, command, store):
 
 
 def _single_name(project: Project, verb: str) -> str:
-    if len(project.images) != 1:
-        raise InvalidError(f"the app defines several images ({', '.join(project.images)})",
+    if len(project.images) + len(project.skipped) != 1:
+        raise InvalidError(f"the app defines several images ({', '.join([*project.images, *project.skipped])})",
                            fix=f"pick one: nixbuild {verb} {_relative(project.app)} --image NAME")
     return next(iter(project.images))
 

@@ -1,7 +1,9 @@
 """The JSON every command prints with ``--json``: one contract, one model per object.
 
 Every document is one JSON object with ``schema_version`` (:data:`SCHEMA_VERSION`, raised on
-any change a reader could trip over), ``command`` (which command wrote it) and one payload key:
+any change a reader could trip over), ``command`` (which command wrote it), ``skipped`` (the
+app's images nixbuild cannot build, as errors: the command worked on the others and exits
+non-zero) and one payload key:
 
 ============  ===============================  ==============================================
 command       payload                          object
@@ -149,6 +151,8 @@ class Error(BaseModel):
 
 class _Document(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
+    skipped: list[Error] = Field([], description="images of the app nixbuild cannot build, and why; the "
+                                                  "command worked on the others and exits non-zero")
 
 
 class ImagesDocument(_Document):

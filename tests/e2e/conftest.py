@@ -47,7 +47,7 @@ SCHEMA = json.loads((ROOT / "schema" / "nixbuild.schema.json").read_text())
 def payload(document: dict) -> object:
     """Validate a ``--json`` document against schema/nixbuild.schema.json; its one payload."""
     jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
-    (key,) = set(document) - {"schema_version", "command"}
+    (key,) = set(document) - {"schema_version", "command", "skipped"}
     return document[key]
 
 
