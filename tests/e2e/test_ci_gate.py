@@ -1,6 +1,8 @@
 """examples/ci/gate.sh, the CI gate people copy, run as CI runs it: lock --check, check (its JSON
 report) and push to a real registry on 127.0.0.1. This is also the test of `nixbuild check`
-passing on the quickstart (tests/e2e/test_check.py covers a failing check)."""
+passing on examples/local_files: the Debian base, run_commands layers (files created, changed
+and deleted: whiteouts) and local-file layers, each rebuilt by `nix-build --check` and in a
+second, empty store (tests/e2e/test_check.py covers a failing check)."""
 
 import json
 import os
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ROOT, payload
+from conftest import ROOT, copy_example, payload
 
 GATE = ROOT / "examples" / "ci" / "gate.sh"
 
@@ -29,16 +31,18 @@ def remote_digest(destination: str) -> str | None:
     return json.loads(proc.stdout)["Digest"] if proc.returncode == 0 else None
 
 
-def test_gate_checks_reports_and_pushes_the_quickstart(quickstart, registry, tmp_path):
+def test_gate_checks_reports_and_pushes_the_local_files_example(cli, registry, tmp_path):
+    app = copy_example("local_files", tmp_path / "local_files")
+    (built,) = cli.json("build", app)
     destination = f"docker://{registry}/gate:ok"
     report = tmp_path / "check.json"
-    proc = gate(quickstart["app"], destination, report)
+    proc = gate(app, destination, report)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (result,) = payload(json.loads(report.read_text()))
     assert result["ok"] is True
-    assert result["second_store_digest"] == result["manifest_digest"] == quickstart["built"]["manifest_digest"]
+    assert result["second_store_digest"] == result["manifest_digest"] == built["manifest_digest"]
     assert result["rebuild_failures"] == [] and result["differences"] is None
-    assert remote_digest(destination) == quickstart["built"]["manifest_digest"]
+    assert remote_digest(destination) == built["manifest_digest"]
 
 
 def test_gate_stops_at_a_stale_lock_and_pushes_nothing(quickstart, registry, tmp_path):
