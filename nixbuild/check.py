@@ -11,6 +11,14 @@ Two independent rebuilds:
 ``--expect DIGEST`` first compares the image built here with a digest recorded on another
 machine (exit 7 naming both), so CI on a fresh runner proves what a developer built.
 
+A layer proven once is not rebuilt again: when both rebuilds of an image match, each of its
+layer derivations is recorded in the cache (``checked/<drv>``). A derivation names every input
+of its layer, so a later check of an image that shares it (the same base under another app, an
+unchanged lower layer after an edit) takes its output as proven: ``nix-build --check`` skips it,
+and the second store gets that output copied in rather than built, so only the layers not proven
+yet are rebuilt twice. A fresh machine (a CI runner without the cache) proves everything, and
+``--full`` does so anywhere.
+
 The result is a :class:`CheckResult` per image: ``report`` is the text a person reads,
 ``rebuild_failures`` and ``differences`` the same facts for machines (``nixbuild check
 --json``): what ``nix-build --check`` reported, and the structured comparison of the two
@@ -45,6 +53,8 @@ class CheckResult(BaseModel):
     # The comparison with the build in the second store, when the two differ: per layer its
     # files (added, removed, changed) and the tar header fields or contents that differ.
     differences: Report | None = None
+    # Layers an earlier check proved on this machine (same derivation), not rebuilt this time.
+    proven_earlier: list[str] = []
 
 
 def _fixed_inputs(store_path: Path, store: str | None = None) -> list[str]:
@@ -76,26 +86,37 @@ def expect_digest(name: str, digest: str, expected: str | None) -> None:
                              "`nixbuild check` on both machines, which names what is not reproducible")
 
 
-def check_image(project: Project, name: str, lock, work: Path, expect: str | None = None) -> CheckResult:
+def _proof(cache_dir: Path, drv: str) -> Path:
+    return cache_dir / "checked" / Path(drv).name
+
+
+def check_image(project: Project, name: str, lock, work: Path, expect: str | None = None,
+                full: bool = False) -> CheckResult:
     image_spec = project.spec(name, lock)
     spec = write_spec(image_spec, project.settings)
     link = project.image_link(name)
     secrets = project.secret_env(name)
     store = project.store
+    cache_dir = project.settings.cache_dir
     try:
         local = nixcmd.build(spec, out_link=link, store=store, env=secrets)
         layout_a = project.layout(name, local)
         expect_digest(name, layout_a.manifest_descriptor().digest, expect)
+        layers = nixcmd.derivations(spec, store, attr="layers")
+        proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()]
         rebuild_failures: list[str] = []
-        for attr in ("layers", None):
-            try:
-                nixcmd.build(spec, check=True, attr=attr, store=store, env=secrets)
-            except nixcmd.NotDeterministic as exc:
-                rebuild_failures.append(exc.message)
+        try:
+            nixcmd.check_derivations([d for d in layers if d not in proven] + [nixcmd.instantiate(spec, store)],
+                                     store=store, env=secrets)
+        except nixcmd.NotDeterministic as exc:
+            rebuild_failures.append(exc.message)
 
         store_dir = work / "store"
         project.seed(lock, store=str(store_dir))
         _copy_into(store_dir, _fixed_inputs(local, store), store)
+        if proven:  # proven layers join the second store as they are; the others are built there
+            outputs = [nixcmd.output_path(drv, store) for drv in proven]
+            _copy_into(store_dir, nixcmd.requisites(outputs, store), store)
         # Built here, never substituted: a cache would only hand back what was built elsewhere.
         second = nixcmd.build(spec, store=str(store_dir), env=secrets, substitute=False)
     except CheckError:
@@ -108,20 +129,26 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
     problems = [f"nix-build --check: {message}" for message in rebuild_failures]
     if not report.identical:
         problems.append("build in a second, empty store differs:\n" + report.render())
+    if not problems:
+        for drv in layers:
+            _proof(cache_dir, drv).parent.mkdir(parents=True, exist_ok=True)
+            _proof(cache_dir, drv).touch()
     return CheckResult(image=name, manifest_digest=layout_a.manifest_descriptor().digest,
                        second_store_digest=digest_b, ok=not problems, report="\n".join(problems) or None,
-                       rebuild_failures=rebuild_failures, differences=None if report.identical else report)
+                       rebuild_failures=rebuild_failures, differences=None if report.identical else report,
+                       proven_earlier=[Path(drv).name.removesuffix(".drv") for drv in proven])
 
 
-def check(project: Project, expect: str | None = None) -> list[CheckResult]:
-    """Check every image; ``expect``: the manifest digest the (one) image must have."""
+def check(project: Project, expect: str | None = None, full: bool = False) -> list[CheckResult]:
+    """Check every image; ``expect``: the manifest digest the (one) image must have; ``full``:
+    rebuild every layer, also those an earlier check proved."""
     lock = project.lock(frozen=True)
     project.seed(lock, project.store)
     results = []
     for name in project.images:
         work = Path(tempfile.mkdtemp(prefix="nixbuild-check-"))
         try:
-            results.append(check_image(project, name, lock, work, expect))
+            results.append(check_image(project, name, lock, work, expect, full))
         finally:
             subprocess.run(["chmod", "-R", "u+w", str(work)], capture_output=True)
             shutil.rmtree(work, ignore_errors=True)

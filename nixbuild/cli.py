@@ -363,9 +363,11 @@ def _build_single(project: Project, verb: str):
 @json_option
 @store_option
 @expect_option
+@click.option("--full", is_flag=True,
+              help="Rebuild every layer, also those an earlier check on this machine proved (same derivation).")
 @builders_option
 @handled
-def check(app, image, lock_path, as_json, store, expect):
+def check(app, image, lock_path, as_json, store, expect, full):
     """Rebuild every image (nix-build --check and a second, empty store) and compare bit for bit."""
     from nixbuild import report
     from nixbuild.check import check as run_check, raise_if_failed
@@ -373,7 +375,7 @@ def check(app, image, lock_path, as_json, store, expect):
     project = _project(app, image, lock_path, store)
     if expect is not None:
         _single_name(project, "check --expect")
-    results = run_check(project, expect)
+    results = run_check(project, expect, full)
     emit(as_json, report.CheckDocument(checks=results),
          "\n".join(f"{r.image}: {'reproducible' if r.ok else 'NOT reproducible'} {r.manifest_digest}"
                    for r in results))

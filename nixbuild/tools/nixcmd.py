@@ -202,13 +202,38 @@ def substitute(store_path: str, store: str | None = None) -> bool:
 
 def instantiate(spec_file: Path, store: str | None = None) -> str:
     """``nix-instantiate nix/image.nix --arg specFile SPEC``: the image's derivation."""
+    return derivations(spec_file, store)[-1]
+
+
+def derivations(spec_file: Path, store: str | None = None, attr: str | None = None) -> list[str]:
+    """The derivations of the image (or of ``attr``, e.g. ``layers``: one per layer, in order)."""
     cmd = [require("nix-instantiate", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
+    if attr:
+        cmd += ["-A", attr]
     if store:
         cmd += ["--store", store]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"nix-instantiate failed:\n{_tail(proc.stderr)}")
-    return proc.stdout.strip().splitlines()[-1]
+    return proc.stdout.split()
+
+
+def check_derivations(drvs: list[str], *, store: str | None = None, env: dict[str, str] | None = None) -> None:
+    """Build ``drvs`` again and compare with the outputs the store has (``--check``); raises
+    :class:`NotDeterministic` naming the first output that differs."""
+    cmd = [require("nix-store", "nix-bin"), "--realise", "--check", *drvs, *common_options(store)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        raise build_error(proc.stderr, proc.returncode)
+
+
+def requisites(paths: list[str], store: str | None = None) -> list[str]:
+    """The closure of ``paths`` (every path they refer to, themselves included)."""
+    cmd = [require("nix-store", "nix-bin"), *(["--store", store] if store else []), "--query", "--requisites", *paths]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nix-store --query --requisites failed:\n{_tail(proc.stderr)}")
+    return proc.stdout.split()
 
 
 def output_path(drv: str, store: str | None = None) -> str:

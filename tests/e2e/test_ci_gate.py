@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT, copy_example, payload
@@ -31,9 +32,15 @@ def remote_digest(destination: str) -> str | None:
     return json.loads(proc.stdout)["Digest"] if proc.returncode == 0 else None
 
 
-def test_gate_checks_reports_and_pushes_the_local_files_example(cli, registry, tmp_path):
-    app = copy_example("local_files", tmp_path / "local_files")
+@pytest.fixture(scope="module")
+def local_files(tmp_path_factory, cli) -> dict:
+    app = copy_example("local_files", tmp_path_factory.mktemp("gate") / "local_files")
     (built,) = cli.json("build", app)
+    return {"app": app, "built": built}
+
+
+def test_gate_checks_reports_and_pushes_the_local_files_example(local_files, cli, registry, tmp_path):
+    app, built = local_files["app"], local_files["built"]
     destination = f"docker://{registry}/gate:ok"
     report = tmp_path / "check.json"
     proc = gate(app, destination, report)
@@ -43,6 +50,13 @@ def test_gate_checks_reports_and_pushes_the_local_files_example(cli, registry, t
     assert result["second_store_digest"] == result["manifest_digest"] == built["manifest_digest"]
     assert result["rebuild_failures"] == [] and result["differences"] is None
     assert remote_digest(destination) == built["manifest_digest"]
+
+
+def test_a_second_check_rebuilds_only_what_no_check_proved(local_files, cli):
+    # After the gate's check every layer derivation is proven: only the image is assembled again.
+    (result,) = cli.json("check", local_files["app"])
+    assert result["ok"] and result["second_store_digest"] == local_files["built"]["manifest_digest"]
+    assert len(result["proven_earlier"]) == len(local_files["built"]["layers"])
 
 
 def test_gate_stops_at_a_stale_lock_and_pushes_nothing(quickstart, registry, tmp_path):
