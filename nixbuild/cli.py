@@ -65,7 +65,7 @@ def handled(fn):
             project = _loaded()
             place = locate(exc, project.images if project is not None else None)
             err.print(f"[bold red]error:[/] {place.text(exc)}", markup=True, soft_wrap=True)
-            if as_json:
+            if as_json and not _meta(_EMITTED):  # check's report (ok: false) is the document
                 _error_document(exc.message, exc.fix, exc.exit_code, **place.fields())
             sys.exit(exc.exit_code)
         except Exception as exc:  # a bug: the traceback goes to stderr, machines still get JSON
@@ -80,10 +80,14 @@ def handled(fn):
     return wrapper
 
 
+def _meta(key: str):
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(key) if ctx is not None else None
+
+
 def _loaded() -> Project | None:
     """The app this command loaded (kept by :func:`_project`), if it got that far."""
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get(_PROJECT) if ctx is not None else None
+    return _meta(_PROJECT)
 
 
 def _error(exc: NixbuildError):
@@ -107,6 +111,7 @@ def emit(as_json: bool, document, text: str) -> None:
         if (project := _loaded()) is not None:  # images it could not build, as error objects
             document.skipped = [_error(exc) for exc in project.skipped.values()]
         click.echo(report.dumps(document))
+        click.get_current_context().meta[_EMITTED] = True
     else:
         click.echo(text)
 
@@ -143,6 +148,7 @@ builders_option = click.option("--builders", callback=_builders, expose_value=Fa
 
 
 _PROJECT = "nixbuild.project"  # the loaded app, kept on click's context for the error handler
+_EMITTED = "nixbuild.emitted"  # a --json document is out: a later failure adds no second one
 
 
 def _project(app: Path, image: str | None, lock_path: Path | None, store: Path | None = None) -> Project:

@@ -29,7 +29,7 @@ def test_unknown_apt_package_suggests_close_names_and_leaves_the_lock(quickstart
 
 
 @pytest.mark.parametrize("version,message", [
-    ('"3.9"', "Supported series: 3.11, 3.13"),
+    ('"3.9"', "Supported series: 3.10, 3.11, 3.12, 3.13, 3.14, 3.15"),
     ('"py3"', "Invalid Python version: 'py3'"),
 ])
 def test_unsupported_python_version(cli, tmp_path, version, message):
