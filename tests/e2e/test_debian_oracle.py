@@ -5,6 +5,7 @@ Each difference not in debian_oracle.INTENDED fails the test, naming the file.""
 from __future__ import annotations
 
 import glob
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -45,3 +46,39 @@ def test_quickstart_matches_debian(quickstart, tmp_path):
     assert "usr/share/doc/jq/copyright" in debian and not any(p.startswith("usr/share/man/") for p in debian)
     found = oracle.differences(oracle.tree_of_layers(package_layers), debian)
     assert not found, f"{len(found)} unintended differences:\n" + "\n".join(found[:200])
+
+
+# What the quickstart set lacks: BLAS and LAPACK chosen through alternatives, whose libraries
+# the dynamic loader finds through ld.so.cache (python3-numpy pulls libblas3, liblapack3).
+SCIENTIFIC = ["python3-numpy"]
+
+
+@pytest.fixture(scope="module")
+def scientific(tmp_path_factory, cli) -> dict:
+    app = tmp_path_factory.mktemp("oracle-sets") / "app.py"
+    app.write_text("import modal\n"
+                   "image = modal.Image.debian_slim(python_version='3.11').apt_install("
+                   + ", ".join(repr(p) for p in SCIENTIFIC) + ")\n")
+    (built,) = cli.json("build", app)
+    return {"app": app, "built": built, "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
+
+
+def test_scientific_set_matches_debian(scientific, cli, tmp_path):
+    layers = oracle.image_layers(Path(scientific["built"]["store_path"]))
+    package_layers = [blob for history, blob in layers if "pip install" not in history]
+    with tarfile.open(package_layers[0]) as tar:
+        slim = tar.extractfile("etc/dpkg/dpkg.cfg.d/docker").read().decode()
+    debs, names = pinned_debs(scientific["lock"])
+    work = oracle.scratch(tmp_path)
+    try:
+        root = oracle.mmdebstrap(debs, names, slim, "bookworm", work)
+        debian = oracle.tree_of_root(root)
+    finally:
+        if work != tmp_path:
+            shutil.rmtree(work)
+    found = oracle.differences(oracle.tree_of_layers(package_layers), debian)
+    assert not found, f"{len(found)} unintended differences:\n" + "\n".join(found[:200])
+    # BLAS through its alternative, found by the dynamic loader as numpy needs it
+    out = cli("run", scientific["app"], "--", "python3", "-c",
+              "import numpy; print(round(float(numpy.linalg.det(numpy.eye(3) * 2)), 6))").stdout
+    assert out.strip() == "8.0"
