@@ -84,10 +84,10 @@ def trixie(tmp_path_factory, cli) -> dict:
 
 @pytest.fixture(scope="session")
 def standalone(tmp_path_factory, cli) -> Iterator[dict]:
-    """A debian_slim(python_version="3.12") image on python-build-standalone's layout, from a
-    stand-in mirror on 127.0.0.1 (tests/e2e/standalone_mirror.py says what that proves), with a
-    uv_pip_install step on it; locked and built once per session. ``env`` points uv's mirror
-    setting at the stand-in."""
+    """examples/python312: debian_slim(python_version="3.12") on python-build-standalone's
+    layout, from a stand-in mirror on 127.0.0.1 (tests/e2e/standalone_mirror.py says what that
+    proves), with a uv_pip_install step on it; locked and built once per session. ``env``
+    points uv's mirror setting at the stand-in."""
     from standalone_mirror import place, uv_download_url
 
     folder = tmp_path_factory.mktemp("standalone-mirror")
@@ -95,9 +95,7 @@ def standalone(tmp_path_factory, cli) -> Iterator[dict]:
         mirror = f"{url}/pbs"
         archive = place(folder, uv_download_url("3.12", mirror), url)
         env = {"UV_PYTHON_INSTALL_MIRROR": mirror}
-        app = tmp_path_factory.mktemp("standalone") / "app.py"
-        app.write_text("import modal\n\n"
-                       "image = modal.Image.debian_slim(python_version='3.12').uv_pip_install('six')\n")
+        app = copy_example("python312", tmp_path_factory.mktemp("standalone") / "python312")
         built = cli.json("build", app, env=env)
         assert len(built) == 1
         yield {"app": app, "built": built[0], "lock": json.loads((app.parent / "nixbuild.lock").read_text()),
