@@ -66,11 +66,12 @@ def handled(fn):
             place = locate(exc, project.images if project is not None else None)
             err.print(f"[bold red]error:[/] {place.text(exc)}", markup=True, soft_wrap=True)
             if as_json and not _meta(_EMITTED):  # check's report (ok: false) is the document
-                _error_document(exc.message, exc.fix, exc.exit_code, **place.fields())
+                _error_document(_error(exc, place))
             sys.exit(exc.exit_code)
         except Exception as exc:  # a bug: the traceback goes to stderr, machines still get JSON
             if as_json:
-                _error_document(f"internal error: {type(exc).__name__}: {exc}", "please report this as a bug", 1)
+                _error_document(_error(NixbuildError(f"internal error: {type(exc).__name__}: {exc}",
+                                                     fix="please report this as a bug")))
             raise
         if (project := _loaded()) is not None and project.skipped:
             for exc in project.skipped.values():  # the other images are done: now say what was not
@@ -90,17 +91,18 @@ def _loaded() -> Project | None:
     return _meta(_PROJECT)
 
 
-def _error(exc: NixbuildError):
+def _error(exc: NixbuildError, place=None):
+    """``exc`` as the contract's error object (``place``: where it happened, when known)."""
     from nixbuild import report
 
-    return report.Error(message=exc.message, fix=exc.fix, exit_code=exc.exit_code, **locate(exc).fields())
+    return report.Error(message=exc.message, fix=exc.fix, exit_code=exc.exit_code,
+                        **(place or locate(exc)).fields())
 
 
-def _error_document(message: str, fix: str | None, exit_code: int, **where) -> None:
+def _error_document(error) -> None:
     from nixbuild import report
 
-    click.echo(report.dumps(report.ErrorDocument(command=_command_name(), error=report.Error(
-        message=message, fix=fix, exit_code=exit_code, **where))))
+    click.echo(report.dumps(report.ErrorDocument(command=_command_name(), error=error)))
 
 
 def emit(as_json: bool, document, text: str) -> None:
