@@ -238,7 +238,8 @@ class Project:
                 out_link = None if self.settings.ignore_cache else link  # IGNORE_CACHE replaces nothing
                 return nixcmd.build(plan.write_spec(spec, self.settings), out_link=out_link,
                                     store=self.store, env=self.secret_env(name),
-                                    remote=lambda drv, machine: progress(f"built {drv} on {machine}")), lock
+                                    remote=lambda drv, machine: progress(f"built {drv} on {machine}"),
+                                    progress=progress), lock
             except nixcmd.HashMismatch as exc:
                 index, layer = _run_layer(spec, exc.drv)
                 if layer is None or layer.outputHash is not None:

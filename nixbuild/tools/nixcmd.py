@@ -89,11 +89,13 @@ def remote_builds(stderr: str) -> list[tuple[str, str]]:
 
 def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = None,
           check: bool = False, attr: str | None = None, env: dict[str, str] | None = None,
-          substitute: bool = True, remote: Callable[[str, str], None] | None = None) -> Path:
+          substitute: bool = True, remote: Callable[[str, str], None] | None = None,
+          progress: Callable[[str], None] | None = None) -> Path:
     """``nix-build nix/image.nix --arg specFile SPEC``; returns the output store path.
     ``env`` adds to nix-build's environment (where fixed-output builds read impure variables);
     ``substitute=False``: build what is not in the store, never take it from a cache;
-    ``remote(name, machine)`` is told of each derivation built on a remote builder."""
+    ``remote(name, machine)`` is told of each derivation built on a remote builder;
+    ``progress`` of each layer as it starts (:class:`BuildLog`)."""
     cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
     cmd += common_options(store, substitute)
     if attr:
@@ -101,13 +103,81 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
     cmd += ["--out-link", str(out_link)] if out_link else ["--no-out-link"]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    log = BuildLog(progress)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **(env or {})}) as proc:
+        try:
+            for line in proc.stderr:  # stdout is one line (the output path): it cannot fill its pipe
+                log.feed(line)
+            stdout = proc.stdout.read()
+        except BaseException:  # Ctrl-C (SystemExit): nix-build goes too, as subprocess.run does
+            proc.kill()
+            raise
+    stderr = "".join(log.lines)
     if proc.returncode != 0:
-        raise build_error(proc.stderr, proc.returncode)
+        raise build_error(stderr, proc.returncode)
     if remote is not None:
-        for name, machine in remote_builds(proc.stderr):
+        for name, machine in remote_builds(stderr):
             remote(name, machine)
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return Path(stdout.strip().splitlines()[-1])
+
+
+_TO_BUILD = re.compile(r"^these (\d+) derivations will be built:")
+_BUILDING = re.compile(r"^building '/nix/store/[a-z0-9]{32}-([^']+)\.drv'")
+_LAYER = re.compile(r"^layer-(\d+)-(\d+)-([a-z_]+?)(-standalone|-python)?(?:-forced-[0-9a-f]+)?$")
+
+
+class BuildLog:
+    """What nix-build is doing, from its log as it streams: the layers and the image it builds,
+    one line each with how far it is (``[3/5] layer 2: step 1 apt_install``); the downloads
+    (pinned .debs, wheels, archives: fixed-output fetches) as one line with their count."""
+
+    def __init__(self, progress: Callable[[str], None] | None):
+        self.progress = progress or (lambda _message: None)
+        self.lines: list[str] = []
+        self.listing = False
+        self.planned: list[str] = []
+        self.done = 0
+        self.fetching_said = False
+
+    def _steps(self) -> list[str]:
+        return [name for name in self.planned if _is_step(name)]
+
+    def feed(self, line: str) -> None:
+        self.lines.append(line)
+        text = line.strip()
+        if _TO_BUILD.match(text):
+            self.listing = True
+            return
+        if self.listing and text.startswith("/nix/store/") and text.endswith(".drv"):
+            self.planned.append(text[44:-4])
+            return
+        self.listing = False
+        building = _BUILDING.match(text)
+        if building is None:
+            return
+        name = building.group(1)
+        if not _is_step(name):
+            if not self.fetching_said:
+                self.fetching_said = True
+                fetches = len(self.planned) - len(self._steps())
+                self.progress(f"downloading {fetches} pinned file{'s' if fetches != 1 else ''}")
+            return
+        self.done += 1
+        self.progress(f"[{self.done}/{len(self._steps())}] {describe_derivation(name)}")
+
+
+def _is_step(name: str) -> bool:
+    return bool(_LAYER.match(name)) or name.startswith("image-")
+
+
+def describe_derivation(name: str) -> str:
+    """``layer-3-1-apt_install`` -> ``layer 3: step 1 apt_install``; ``image-web`` -> ``image web``."""
+    layer = _LAYER.match(name)
+    if layer:
+        index, step, kind, part = layer.groups()
+        return f"layer {index}: step {step} {kind}" + (f" ({part[1:]})" if part else "")
+    return name.replace("-", " ", 1)
 
 
 class HashMismatch(BuildError):

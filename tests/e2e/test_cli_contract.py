@@ -149,3 +149,13 @@ def test_an_image_nixbuild_cannot_build_is_skipped_and_the_others_build(quicksta
     assert (skipped["image"], skipped["step"], skipped["line"], skipped["exit_code"]) == ("gpu", 0, line, 2)
     assert "from_registry" in skipped["message"]
     assert f"skipped: app.py:{line}: image 'gpu', step 0 from_registry" in proc.stderr.replace(str(tmp_path) + "/", "")
+
+
+def test_a_build_says_which_layer_it_is_building(quickstart, cli, tmp_path):
+    app = tmp_path / "app.py"
+    shutil.copy(quickstart["app"].parent / "nixbuild.lock", tmp_path / "nixbuild.lock")
+    marker = os.urandom(8).hex()  # a layer no earlier build made
+    app.write_text(quickstart["app"].read_text().replace('.workdir("/app")', f'.run_commands("echo {marker} > /m")'))
+    proc = cli("build", app, "--json")
+    assert re.search(r"\[1/2\] layer 3: step 3 run_commands\n.*\[2/2\] image image", proc.stderr, re.S), proc.stderr
+    assert json.loads(proc.stdout)["images"][0]["built"]  # progress never reaches stdout
