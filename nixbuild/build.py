@@ -31,7 +31,7 @@ from nixbuild.python import sdist_hints
 from nixbuild.api.image import Image
 from nixbuild.errors import BuildError, NixbuildError, locate
 from nixbuild.expand import expand
-from nixbuild.loader import load_images
+from nixbuild.loader import load_images, pick
 from nixbuild.lock import LOCK_NAME, Lock, OutputLock, exclusive, read_lock, write_lock
 from nixbuild.oci.layout import OciLayout
 from nixbuild.settings import Settings
@@ -64,6 +64,8 @@ class Project:
     # Images of the app nixbuild cannot build, and why (Project.load): every command works on
     # the others, then reports these and exits non-zero.
     skipped: dict[str, NixbuildError] = field(default_factory=dict)
+    # Every image the app defines, also those --image left out: the lock keeps their pins.
+    defined: frozenset[str] = frozenset()
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
@@ -76,7 +78,8 @@ class Project:
         none is left (or the one ``image`` names cannot be built), that reason is the error."""
         app = app.resolve()
         cwd = Path.cwd()
-        loaded = load_images(app, image)
+        everything = load_images(app)
+        loaded = pick(everything, image, app)
         images, skipped = {}, {}
         for name, img in loaded.items():
             try:
@@ -90,7 +93,8 @@ class Project:
             raise next(iter(skipped.values()))
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
                    settings=settings or Settings.from_env(), cwd=cwd,
-                   store=str(store.resolve()) if store is not None else None, skipped=skipped)
+                   store=str(store.resolve()) if store is not None else None, skipped=skipped,
+                   defined=frozenset(everything))
 
     @property
     def out_dir(self) -> Path:
@@ -123,10 +127,10 @@ class Project:
         current = read_lock(self.lock_path)
         if current is not None and not update:
             locking.verify_pins(self.images, current, self.settings)
-        if not update and not locking.stale(self.images, current):
+        if not update and not locking.stale(self.images, current, self.defined):
             return current
         if frozen:
-            locking.require_fresh(self.images, current, self.lock_path)
+            locking.require_fresh(self.images, current, self.lock_path, self.defined)
         new = locking.lock(self.images, current, self.settings, update=update, progress=progress)
         if current is not None:
             # Images not loaded this time (--image) keep their pins; pinned step outputs stay

@@ -214,6 +214,7 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expec
     """Build every image of APP; print each manifest digest, size and location, and how to run it."""
     from nixbuild import describe, report
     from nixbuild.check import expect_digest
+    from nixbuild.lock import read_lock
     from nixbuild.oci.skopeo import export_docker_archive
 
     project = _project(app, image, lock_path, store)
@@ -224,7 +225,7 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expec
     built = project.build(frozen=frozen, progress=_progress)
     if expect is not None:
         expect_digest(built[0].name, built[0].manifest_digest, expect)
-    lock = project.lock(frozen=True)
+    lock = read_lock(project.lock_path)  # the one the build just used
     images = []
     for item in built:
         described = describe.built(project, item, lock)
@@ -284,9 +285,9 @@ def lock(app, image, lock_path, as_json, check_only, update, update_steps):
 
     project = _project(app, image, lock_path)
     current = read_lock(project.lock_path)
-    fresh = not locking.stale(project.images, current)
+    fresh = not locking.stale(project.images, current, project.defined)
     if check_only:
-        locking.require_fresh(project.images, current, project.lock_path)
+        locking.require_fresh(project.images, current, project.lock_path, project.defined)
         locking.verify_pins(project.images, current, project.settings)
         emit(as_json, report.LockDocument(lock=_lock_report(project, current, fresh=True, written=False)),
              f"{project.lock_path} matches the app")

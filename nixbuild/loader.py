@@ -58,6 +58,11 @@ def load_images(path: Path, image: str | None = None) -> dict[str, Image]:
             fix="define one, e.g. `image = modal.Image.debian_slim()`, or decorate a function"
             " with `@app.function()` on a `modal.App`",
         )
+    return pick(images, image, path)
+
+
+def pick(images: dict[str, Image], image: str | None, path: Path) -> dict[str, Image]:
+    """``images``, or only the one named ``image`` (an error naming the others when absent)."""
     if image is None:
         return images
     if image not in images:

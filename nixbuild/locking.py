@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -340,8 +340,10 @@ def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
     return Lock(bootstrap=bootstrap, images=locked)
 
 
-def stale(images: dict[str, Image], current: Lock | None) -> list[str]:
-    """Why ``current`` does not pin ``images`` (empty when it does). Never touches the network."""
+def stale(images: dict[str, Image], current: Lock | None, defined: Collection[str] = ()) -> list[str]:
+    """Why ``current`` does not pin ``images`` (empty when it does). Never touches the network.
+    ``defined``: every image the app defines, when ``images`` is only some of them (--image);
+    the lock may hold those others."""
     if current is None:
         return ["there is no lock file"]
     problems = []
@@ -355,13 +357,13 @@ def stale(images: dict[str, Image], current: Lock | None) -> list[str]:
         if wanted != have:
             changed = [step_where(name, i, image.steps[i]) for (i, fp) in wanted if (i, fp) not in have]
             problems.append(f"image {name!r} changed since it was locked: " + (", ".join(changed) or "steps removed"))
-    for name in current.images.keys() - images.keys():
+    for name in current.images.keys() - images.keys() - set(defined):
         problems.append(f"the lock has image {name!r}, which the app no longer defines")
     return problems
 
 
-def require_fresh(images: dict[str, Image], current: Lock | None, lock_path) -> None:
-    problems = stale(images, current)
+def require_fresh(images: dict[str, Image], current: Lock | None, lock_path, defined: Collection[str] = ()) -> None:
+    problems = stale(images, current, defined)
     if problems:
         raise LockError("the lock does not match the app:\n  " + "\n  ".join(problems),
                         where=str(lock_path), fix="run `nixbuild lock` to pin the changed steps")
