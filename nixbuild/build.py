@@ -288,11 +288,7 @@ def describe(name: str, path: Path, link: Path, layout: OciLayout | None = None)
                       size=size, layers=len(manifest.layers))
 
 
-# The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>.
-# force_build adds -forced-<nonce> (nix/default.nix).
-# debian_slim's own second and third layers add -standalone and -python (nixbuild/plan.py).
-_LAYER_NAME = re.compile(r"/nix/store/[a-z0-9]{32}-layer-\d+-(\d+)-([a-z_]+)(?:-standalone|-python)?"
-                         r"(?:-forced-[0-9a-f]+)?")
+_LAYER_NAME = re.compile(rf"/nix/store/[a-z0-9]{{32}}-{nixcmd.LAYER_NAME}")
 _FAILED_LAYER = re.compile(rf"builder for '({_LAYER_NAME.pattern}\.drv)' failed")
 # The last line nix/builders/python_install.py prints when an sdist does not build.
 _SDIST_FAILED = re.compile(r"nixbuild: building (\S+) (\S+) from its sdist failed(?:; missing: (\S+))?")
@@ -308,8 +304,8 @@ def _run_layer(spec: plan.ImageSpec, path: str) -> tuple[int, plan.RunLayer | No
     named = _LAYER_NAME.search(path)
     if not named:
         return -1, None
-    index = int(named.group(1))
-    layer = next((item for item in spec.layers if item.name == f"{index}-{named.group(2)}"), None)
+    index = int(named["step"])
+    layer = next((item for item in spec.layers if item.name == f"{index}-{named['kind']}"), None)
     return index, layer if isinstance(layer, plan.RunLayer) else None
 
 
@@ -338,15 +334,15 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
             return changed
     exc.where = f"image {image!r}"
     if failed:
-        exc.where = f"image {image!r}, step {failed.group(2)} {failed.group(3)}"
+        exc.where = f"image {image!r}, step {failed['step']} {failed['kind']}"
         exc.fix = "the step's output is above; fix the step and build again"
         if sdist := _SDIST_FAILED.search(exc.message):
             name, version, missing = sdist.groups()
             exc.message = (f"building {name} {version} from its sdist failed"
                            + (f": {missing} is missing" if missing else "") + f"\n{exc.message}")
-            exc.fix = sdist_hints.hint(missing, int(failed.group(2)))
+            exc.fix = sdist_hints.hint(missing, int(failed["step"]))
     elif isinstance(exc, nixcmd.NoGpuBuilder) and (named := _LAYER_NAME.search(exc.message)):
-        exc.where = f"image {image!r}, step {named.group(1)} {named.group(2)}"
+        exc.where = f"image {image!r}, step {named['step']} {named['kind']}"
     if isinstance(exc, nixcmd.HashMismatch):
         for locked in lock.images.values():
             for step in locked.steps:

@@ -57,13 +57,9 @@ class CheckResult(BaseModel):
     proven_earlier: list[str] = []
 
 
-def _fixed_inputs(store_path: Path, store: str | None = None) -> list[str]:
-    """Fixed-output paths (the .debs, the seed) in the build closure of an output."""
-    where = ["--store", store] if store else []
-    drv = subprocess.run([nixcmd.require("nix-store", "nix-bin"), *where, "--query", "--deriver", str(store_path)],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    closure = subprocess.run([nixcmd.require("nix-store", "nix-bin"), *where, "--query", "--requisites",
-                              "--include-outputs", drv], capture_output=True, text=True, check=True).stdout.split()
+def _fixed_inputs(drv: str, store: str | None = None) -> list[str]:
+    """Fixed-output paths (the .debs, the seed) in the build closure of a derivation."""
+    closure = nixcmd.query("--requisites", "--include-outputs", drv, store=store)
     return [p for p in closure if not p.endswith(".drv") and (p.endswith(".deb") or p.endswith("-busybox"))]
 
 
@@ -102,18 +98,18 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
         local = nixcmd.build(spec, out_link=link, store=store, env=secrets)
         layout_a = project.layout(name, local)
         expect_digest(name, layout_a.manifest_descriptor().digest, expect)
+        image_drv = nixcmd.instantiate(spec, store)
         layers = nixcmd.derivations(spec, store, attr="layers")
         proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()]
         rebuild_failures: list[str] = []
         try:
-            nixcmd.check_derivations([d for d in layers if d not in proven] + [nixcmd.instantiate(spec, store)],
-                                     store=store, env=secrets)
+            nixcmd.check_derivations([d for d in layers if d not in proven] + [image_drv], store=store, env=secrets)
         except nixcmd.NotDeterministic as exc:
             rebuild_failures.append(exc.message)
 
         store_dir = work / "store"
         project.seed(lock, store=str(store_dir))
-        _copy_into(store_dir, _fixed_inputs(local, store), store)
+        _copy_into(store_dir, _fixed_inputs(image_drv, store), store)
         if proven:  # proven layers join the second store as they are; the others are built there
             outputs = [nixcmd.output_path(drv, store) for drv in proven]
             _copy_into(store_dir, nixcmd.requisites(outputs, store), store)
@@ -130,8 +126,8 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
     if not report.identical:
         problems.append("build in a second, empty store differs:\n" + report.render())
     if not problems:
+        (cache_dir / "checked").mkdir(parents=True, exist_ok=True)
         for drv in layers:
-            _proof(cache_dir, drv).parent.mkdir(parents=True, exist_ok=True)
             _proof(cache_dir, drv).touch()
     return CheckResult(image=name, manifest_digest=layout_a.manifest_descriptor().digest,
                        second_store_digest=digest_b, ok=not problems, report="\n".join(problems) or None,

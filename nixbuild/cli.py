@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 
 from nixbuild.build import Project
-from nixbuild.errors import InvalidError, NixbuildError, locate
+from nixbuild.errors import InvalidError, NixbuildError, locate, shown_path
 from nixbuild.warn import one_line
 
 def _console() -> Console:
@@ -245,26 +245,19 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expec
 
 def _built_text(project: Project, image, default_store: bool) -> str:
     """An image's lines after a build: digest, size, where it is, and how to run it."""
-    shown = _relative(Path(image.link if default_store else image.layout))
-    app = _relative(project.app)
+    shown = shown_path(Path(image.link if default_store else image.layout))
+    app = shown_path(project.app)
     pick = f" --image {image.name}" if len(project.images) > 1 else ""
     lines = [f"{image.name}: {image.manifest_digest}  {_human(image.size)}  {len(image.layers)} layers",
              f"  oci:{shown}:latest"]
     if image.docker_archive:
-        archive = _relative(Path(image.docker_archive))
+        archive = shown_path(Path(image.docker_archive))
         lines += [f"  docker-archive:{archive} ({image.tag})",
                   f"  run: docker load -i {archive} && docker run --rm -it {image.tag}   (podman: the same)"]
     else:
         lines.append(f"  run: nixbuild run {app}{pick} -- CMD   or   skopeo copy oci:{shown}:latest "
                      f"docker-daemon:{image.tag} && docker run --rm -it {image.tag}")
     return "\n".join(lines)
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 @main.command()
@@ -355,7 +348,7 @@ def run(app, image, lock_path, writable, network, command, store):
 def _single_name(project: Project, verb: str) -> str:
     if len(project.images) + len(project.skipped) != 1:
         raise InvalidError(f"the app defines several images ({', '.join([*project.images, *project.skipped])})",
-                           fix=f"pick one: nixbuild {verb} {_relative(project.app)} --image NAME")
+                           fix=f"pick one: nixbuild {verb} {shown_path(project.app)} --image NAME")
     return next(iter(project.images))
 
 
@@ -509,7 +502,7 @@ def inspect(app, image, lock_path, as_json):
     lines = []
     for entry in images:
         if not entry.built:
-            lines.append(f"{entry.name}: not built yet (nixbuild build {_relative(project.app)}); from the lock:")
+            lines.append(f"{entry.name}: not built yet (nixbuild build {shown_path(project.app)}); from the lock:")
         else:
             lines.append(f"{entry.name}: {entry.manifest_digest}  {_human(entry.size)} compressed, "
                          f"{_human(entry.uncompressed_size)} unpacked")

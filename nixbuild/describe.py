@@ -17,11 +17,12 @@ from nixbuild import report
 from nixbuild.build import BuiltImage, Project
 from nixbuild.lock import Lock
 from nixbuild.oci.layout import OciLayout, summarize
+from nixbuild.plan import ImageSpec, write_spec
 from nixbuild.tools import nixcmd
 
 
-def _steps_of_layers(project: Project, name: str, lock: Lock) -> list[int]:
-    return [int(layer.name.split("-", 1)[0]) for layer in project.spec(name, lock).layers]
+def _layer_steps(spec: ImageSpec) -> list[int]:
+    return [int(layer.name.split("-", 1)[0]) for layer in spec.layers]
 
 
 def contents(project: Project, name: str, lock: Lock) -> dict:
@@ -50,7 +51,7 @@ def built(project: Project, item: BuiltImage, lock: Lock) -> report.Image:
     layout = OciLayout(Path(item.layout))
     manifest = layout.manifest(layout.manifest_descriptor())
     history = layout.config(manifest).layer_history()
-    steps = _steps_of_layers(project, item.name, lock)
+    steps = _layer_steps(project.spec(item.name, lock))
     layers = [report.Layer(index=i, digest=d.digest, diff_id=diff_id, media_type=d.media_type,
                            compressed_size=d.size, step=steps[i] if i < len(steps) else None,
                            created_by=h.created_by if h else None)
@@ -60,21 +61,17 @@ def built(project: Project, item: BuiltImage, lock: Lock) -> report.Image:
                         link=item.link, layout=item.layout, layers=layers, **contents(project, item.name, lock))
 
 
-def stored_path(project: Project, name: str, lock: Lock) -> str:
-    """The store path of the image the lock describes (evaluated, not built)."""
-    spec_file = project.spec_file(name, lock)
-    return nixcmd.output_path(nixcmd.instantiate(spec_file, project.store), project.store)
-
-
 def inspected(project: Project, name: str, lock: Lock) -> report.Image:
-    """An image as the lock and the store describe it, without building anything."""
-    path = stored_path(project, name, lock)
+    """An image as the lock and the store describe it, without building anything: its store
+    path is evaluated from the spec, not built."""
+    spec = project.spec(name, lock)
+    path = nixcmd.output_path(nixcmd.instantiate(write_spec(spec, project.settings), project.store), project.store)
     image = report.Image(name=name, built=False, **contents(project, name, lock))
     if not nixcmd.is_valid(path, project.store):
         return image
     layout = project.layout(name, Path(path))
     summary = summarize(layout)
-    steps = _steps_of_layers(project, name, lock)
+    steps = _layer_steps(spec)
     config_size = layout.manifest(layout.manifest_descriptor()).config.size
     link = project.image_link(name)
     return image.model_copy(update={

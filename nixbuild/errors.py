@@ -116,7 +116,7 @@ class Place:
         """The error as printed: ``FILE:LINE: `` first when the step's line is known, as compilers do."""
         if self.file is None or exc.where is None or _FILE_WHERE.match(exc.where):
             return str(exc)
-        return f"{_shown(self.file)}:{self.line}: {exc}"
+        return f"{shown_path(self.file)}:{self.line}: {exc}"
 
 
 def locate(exc: NixbuildError, images: Mapping[str, Any] | None = None) -> Place:
@@ -138,10 +138,10 @@ def locate(exc: NixbuildError, images: Mapping[str, Any] | None = None) -> Place
     return Place(image=image, step=step, file=origin.file if origin else None, line=origin.line if origin else None)
 
 
-def _shown(file: str) -> str:
-    """A file as the user wrote it on the command line: relative to the current folder when inside."""
+def shown_path(file: str | Path) -> str:
+    """A path as a user would write it: relative to the current folder when inside it."""
     path = Path(file)
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
-        return file
+        return str(file)

@@ -167,7 +167,7 @@ def _standalone_pin(step, series: str, indexes: _Indexes, where: str) -> Standal
         return None
     indexes.progress(f"pinning python-build-standalone's Python {step.python_version_resolved}")
     try:
-        return standalone.pin(step.python_version_resolved, series, indexes.settings.cache_dir / "python")
+        return standalone.pin(step.python_version_resolved, series)
     except NixbuildError as exc:
         raise exc.at(where)
 

@@ -12,18 +12,18 @@ bookworm) and its ``add_python`` copy a python-build-standalone ``install_only``
   folder that holds ``<release>/<file>``), else uv's default. The lock records the release,
   file name, size and sha256, never a host, so a lock moves between machines with different
   mirrors like the Debian pins do.
-- The archive is downloaded once at lock time to hash it (kept in the cache); the build fetches
-  it again only when the store lacks it, as a fixed-output download checked against that hash.
+- The archive is downloaded at lock time only to hash it; the build fetches it again when the
+  store lacks it, as a fixed-output download checked against that hash.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import subprocess
 import urllib.parse
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,14 +74,17 @@ def _release_and_file(url: str) -> tuple[str, str]:
 
 
 def default_mirror() -> str:
-    """Where downloads come from: ``UV_PYTHON_INSTALL_MIRROR``, else uv's default (read from
-    uv's own listing, so no host is written here)."""
+    """Where downloads come from: ``UV_PYTHON_INSTALL_MIRROR``, else uv's default."""
     configured = os.environ.get(MIRROR_ENV)
-    if configured:
-        return configured.rstrip("/")
+    return configured.rstrip("/") if configured else _uv_default_mirror()
+
+
+@functools.cache
+def _uv_default_mirror() -> str:
+    # Read from uv's own listing, so no host is written here; once per run, as every image
+    # spec names the archive's URL.
     env = {k: v for k, v in os.environ.items() if k != MIRROR_ENV}
-    url = _downloads(env)[0]["url"]
-    return url.rsplit("/", 2)[0]
+    return _downloads(env)[0]["url"].rsplit("/", 2)[0]
 
 
 def choose(requested: str, series: str) -> dict:
@@ -102,8 +105,8 @@ def choose(requested: str, series: str) -> dict:
     return max(candidates, key=lambda d: (d["version_parts"]["patch"], _release_and_file(d["url"])[0]))
 
 
-def pin(requested: str, series: str, cache_dir: Path) -> StandalonePin:
-    """Pin the build for ``requested``: download it once (kept in ``cache_dir``) to hash it."""
+def pin(requested: str, series: str) -> StandalonePin:
+    """Pin the build for ``requested``: download it to hash it."""
     entry = choose(requested, series)
     release, filename = _release_and_file(entry["url"])
     draft = StandalonePin(version=entry["version"], freethreaded=series.endswith("t"), release=release,
@@ -114,11 +117,4 @@ def pin(requested: str, series: str, cache_dir: Path) -> StandalonePin:
     except MirrorError as exc:
         raise MirrorError(f"cannot download Python {entry['version']} (python-build-standalone {release}) "
                           f"from {url}: {exc.message}", fix=MIRROR_FIX) from None
-    digest = hashlib.sha256(data).hexdigest()
-    target = cache_dir / "standalone" / digest / filename
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{filename}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return draft.model_copy(update={"size": len(data), "sha256": digest})
+    return draft.model_copy(update={"size": len(data), "sha256": hashlib.sha256(data).hexdigest()})

@@ -122,9 +122,14 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
     return Path(stdout.strip().splitlines()[-1])
 
 
+# The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>, with
+# -standalone or -python for debian_slim's second and third layers (nixbuild/plan.py) and
+# -forced-<nonce> when force_build makes it build again.
+LAYER_NAME = (r"layer-(?P<layer>\d+)-(?P<step>\d+)-(?P<kind>[a-z_]+)(?P<part>-standalone|-python)?"
+              r"(?:-forced-[0-9a-f]+)?")
 _TO_BUILD = re.compile(r"^these (\d+) derivations will be built:")
 _BUILDING = re.compile(r"^building '/nix/store/[a-z0-9]{32}-([^']+)\.drv'")
-_LAYER = re.compile(r"^layer-(\d+)-(\d+)-([a-z_]+?)(-standalone|-python)?(?:-forced-[0-9a-f]+)?$")
+_LAYER = re.compile(rf"^{LAYER_NAME}$")
 
 
 class BuildLog:
@@ -175,8 +180,8 @@ def describe_derivation(name: str) -> str:
     """``layer-3-1-apt_install`` -> ``layer 3: step 1 apt_install``; ``image-web`` -> ``image web``."""
     layer = _LAYER.match(name)
     if layer:
-        index, step, kind, part = layer.groups()
-        return f"layer {index}: step {step} {kind}" + (f" ({part[1:]})" if part else "")
+        part = layer["part"]
+        return f"layer {layer['layer']}: step {layer['step']} {layer['kind']}" + (f" ({part[1:]})" if part else "")
     return name.replace("-", " ", 1)
 
 
@@ -297,22 +302,23 @@ def check_derivations(drvs: list[str], *, store: str | None = None, env: dict[st
         raise build_error(proc.stderr, proc.returncode)
 
 
-def requisites(paths: list[str], store: str | None = None) -> list[str]:
-    """The closure of ``paths`` (every path they refer to, themselves included)."""
-    cmd = [require("nix-store", "nix-bin"), *(["--store", store] if store else []), "--query", "--requisites", *paths]
+def query(*args: str, store: str | None = None) -> list[str]:
+    """``nix-store --query ARGS`` (in ``store``): the paths it prints."""
+    cmd = [require("nix-store", "nix-bin"), *(["--store", store] if store else []), "--query", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BuildError(f"nix-store --query --requisites failed:\n{_tail(proc.stderr)}")
+        raise BuildError(f"nix-store --query {' '.join(args[:1])} failed:\n{_tail(proc.stderr)}")
     return proc.stdout.split()
+
+
+def requisites(paths: list[str], store: str | None = None) -> list[str]:
+    """The closure of ``paths`` (every path they refer to, themselves included)."""
+    return query("--requisites", *paths, store=store)
 
 
 def output_path(drv: str, store: str | None = None) -> str:
     """The output path of a derivation (built or not)."""
-    cmd = [require("nix-store", "nix-bin"), *(["--store", store] if store else []), "--query", "--outputs", drv]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"nix-store --query --outputs {drv} failed:\n{_tail(proc.stderr)}")
-    return proc.stdout.split()[0]
+    return query("--outputs", drv, store=store)[0]
 
 
 def instantiate_path(expr_file: Path, args: dict[str, str], attr: str) -> str:
