@@ -16,6 +16,9 @@
 #                 `name` and `createdBy` (the history line), and by kind:
 #     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]; built on top of
 #              the layers below (maintainer-script effects run in their chroot)
+#     "registry": blob = { name; sha256; } (a layer blob of a registry base, seeded by the CLI
+#              under that name: fetch.nix seededFile); digest, size, diffId: the blob as the
+#              base's manifest and config give it. The blob is the layer, byte for byte
 #     "standalone": archive = { url; sha256; name; }: a python-build-standalone install_only
 #              archive, its python/ tree unpacked into /usr/local (less its bundled pip)
 #     "files": tree = { name; narHash; } (a tree seeded by the CLI, laid out as in the image);
@@ -77,6 +80,10 @@ let
           lower = acc.layers;
           inherit (boot) busybox;
         } (features layer)
+        else if layer.kind == "registry" then layerDrv "registry_layer.py" index layer {
+          blob = fetch.seededFile layer.blob;
+          inherit (layer) digest size diffId;
+        } { }
         else if layer.kind == "standalone" then layerDrv "python_layer.py" index layer {
           archive = fetch.fetchFile layer.archive;
         } { }

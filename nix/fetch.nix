@@ -23,6 +23,22 @@
     impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
   };
 
+  # A file known only by its sha256 (hex, flat), put into the store beforehand with
+  # `nix-store --add-fixed sha256 FILE` named `name` (the CLI does this for the blobs of a
+  # registry base, which take a registry login: nixbuild/registry/blobs.py).
+  seededFile = { name, sha256 }: derivation {
+    inherit name;
+    builder = "builtin:fetchurl";
+    system = "builtin";
+    url = "file:///run-nixbuild-prefetch-to-seed/${name}";
+    outputHashMode = "flat";
+    outputHashAlgo = "sha256";
+    outputHash = sha256;
+    unpack = false;
+    executable = false;
+    preferLocalBuild = true;
+  };
+
   # A directory known only by its NAR hash, put into the store beforehand with
   # `nix-store --add-fixed --recursive sha256 DIR` (the CLI does this for the bootstrap
   # busybox it extracts from the pinned busybox-static .deb). Nothing can fetch it: a

@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from nixbuild import chain, locking, plan, rebuild, seed
+from nixbuild.registry import blobs as registry_blobs
 from nixbuild.store import pinned_debs
 from nixbuild.local import tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
@@ -188,13 +189,19 @@ class Project:
         return lock
 
     def seed(self, lock: Lock, store: str | None = None) -> None:
-        """Put what no derivation can fetch into the store: the busybox and the local files."""
+        """Put what no derivation can fetch into the store: the busybox, the local files and
+        the blobs of registry bases."""
         busybox = lock.bootstrap.busybox
         seed.ensure(busybox, lock.bootstrap.busybox_nar_hash,
                     self.settings.deb_url(busybox.archive, busybox.path), self.settings.cache_dir, store)
         for name in self.images:
             for tree in self.local_trees(name).values():
                 local_tree.ensure(tree, self.settings.cache_dir, store)
+            for pinned in lock.images[name].steps:
+                if pinned.registry is not None:
+                    step = self.images[name].steps[pinned.index]
+                    registry_blobs.ensure(step, pinned.registry, self.settings.cache_dir,
+                                          chain.step_where(name, pinned.index, step), store)
 
     def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
         # One build of an app at a time: a second waits, then reads the pins the first wrote.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from nixbuild.api.python_version import python_series
 from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
-                         Entrypoint, Env, ImageMetadata, PipInstall, PipInstallFromPyproject,
+                         Entrypoint, Env, FromRegistry, ImageMetadata, PipInstall, PipInstallFromPyproject,
                          PipInstallFromRequirements,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
 from nixbuild.debian import slim as debian_slim
@@ -26,11 +26,13 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # Step kinds nixbuild can build today (dockerfile_commands is rewritten into these first, see
 # expand.py); every other kind loads (with Modal's validation) and is refused before anything
 # is resolved or built.
-SUPPORTED = frozenset({"debian_slim", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
+SUPPORTED = frozenset({"debian_slim", "from_registry", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
                        "run_function", "pip_install", "uv_pip_install", "pip_install_from_requirements",
                        "pip_install_from_pyproject", "uv_sync"})
 ROOT_USERS = frozenset({"root", "0"})
+# The distribution of an image on a registry base: the base's own (its facts are in the lock).
+REGISTRY = "registry"
 PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
@@ -49,6 +51,10 @@ def require_supported(image_name: str, image: "Image") -> None:
                                where=where,
                                fix=f"move the USER line after the last build step (the image config keeps "
                                    f"User {user[1]!r}), or run this step as root")
+        if isinstance(step, AptInstall) and isinstance(image.steps[0], FromRegistry):
+            raise InvalidError("apt_install on a registry base is not supported by nixbuild yet (its packages would "
+                               "have to resolve against the base's own dpkg status and apt sources)", where=where,
+                               fix="install the packages in the base image, or start from Image.debian_slim()")
         if step.kind not in SUPPORTED:
             raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet", where=where,
                                fix="remove the step, or build this image with Modal until nixbuild supports it")
@@ -79,20 +85,23 @@ def require_supported(image_name: str, image: "Image") -> None:
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")
 
 
-def base_step(image: "Image", image_name: str | None = None) -> DebianSlim:
-    """The image's debian_slim step; errors name the image when ``image_name`` is given."""
+def base_step(image: "Image", image_name: str | None = None) -> DebianSlim | FromRegistry:
+    """The image's base step (debian_slim or a registry image); errors name the image when
+    ``image_name`` is given."""
     if not image.steps:
         raise InvalidError("the image has no steps", where=None if image_name is None else f"image {image_name!r}",
                            fix="start it with Image.debian_slim()")
     step = image.steps[0]
-    if not isinstance(step, DebianSlim):
+    if not isinstance(step, (DebianSlim, FromRegistry)):
         raise InvalidError(f"images starting with `{step.kind}` are not supported by nixbuild yet",
                            where=f"step 0 {step.kind}" if image_name is None else step_where(image_name, 0, step),
-                           fix="start the image with Image.debian_slim(python_version=...)")
+                           fix="start the image with Image.debian_slim(python_version=...) or Image.from_registry(...)")
     return step
 
 
-def python_series_of(step: DebianSlim) -> str:
+def python_series_of(step: DebianSlim | FromRegistry) -> str | None:
+    """The series of the base's Python: debian_slim's, add_python's (None: a registry base's
+    own, known only from its layers, see nixbuild.registry.facts)."""
     return python_series(step)
 
 
@@ -102,6 +111,9 @@ def distribution_of(image: "Image", image_name: str | None = None) -> str:
     ``image 'NAME', step 0 debian_slim`` when ``image_name`` is given."""
     step = base_step(image, image_name)
     try:
+        if isinstance(step, FromRegistry):
+            python_series_of(step)  # a malformed add_python is refused here, as debian_slim's version
+            return REGISTRY
         return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
     except InvalidError as exc:
         if image_name is not None:
@@ -111,7 +123,7 @@ def distribution_of(image: "Image", image_name: str | None = None) -> str:
 
 def resolving_requests(step: Step) -> list[str] | None:
     """The Debian packages a step asks for, or None for steps that resolve nothing."""
-    if isinstance(step, DebianSlim):
+    if isinstance(step, (DebianSlim, FromRegistry)):
         return []
     if isinstance(step, AptInstall):
         return list(step.packages)
@@ -125,9 +137,9 @@ def config_update(step: Step, config: "ConfigState") -> bool:
     elif isinstance(step, Workdir):
         config.set_workdir(step.path)
     elif isinstance(step, Entrypoint):
-        config.entrypoint = list(step.args)
+        config.set_entrypoint(list(step.args))
     elif isinstance(step, Cmd):
-        config.cmd = list(step.args)
+        config.set_cmd(list(step.args))
     elif isinstance(step, Shell):
         config.shell = list(step.args)
     elif isinstance(step, ImageMetadata):

@@ -34,6 +34,7 @@ from nixbuild.errors import LockError
 from nixbuild.python.resolve import WheelPin
 from nixbuild.python.standalone import StandalonePin
 from nixbuild.python.sdist import SdistPin
+from nixbuild.registry.pin import RegistryPin
 
 LOCK_VERSION = 1
 LOCK_NAME = "nixbuild.lock"
@@ -138,7 +139,7 @@ class BootstrapLock(Model):
 
 class StepLock(Model):
     """What a resolving step pinned: Debian packages (debian_slim, apt_install), wheels and
-    sdists (the Python steps; debian_slim's pip, wheel and uv)."""
+    sdists (the Python steps; debian_slim's pip, wheel and uv), a registry base (from_registry)."""
 
     index: int = Field(description="position of the step in the image chain")
     kind: str
@@ -152,6 +153,8 @@ class StepLock(Model):
     standalone: StandalonePin | None = Field(
         None, description="debian_slim of a series Debian does not ship: the python-build-standalone "
                           "archive unpacked into /usr/local")
+    registry: RegistryPin | None = Field(
+        None, description="from_registry: the base image, pinned by manifest, config and layer digests")
     python_platform: str | None = Field(
         None, description="the manylinux tag uv resolved this step's Python packages for (the newest it "
                           "knows up to the image's glibc); null for a step with no Python packages or "

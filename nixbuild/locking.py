@@ -34,11 +34,13 @@ from nixbuild.errors import LockError, MirrorError, NixbuildError
 from nixbuild.warn import warn
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint, write_atomic
 from nixbuild.settings import Settings
-from nixbuild.chain import base_step, distribution_of, python_series_of, resolving_requests, step_where
+from nixbuild.chain import REGISTRY, base_step, distribution_of, python_series_of, resolving_requests, step_where
 from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
 from nixbuild.python.resolve import FilePin, WheelPin
 from nixbuild.python.pip_options import resolver_options
 from nixbuild.python.sdist import SdistPin, pin_sdist
+from nixbuild.registry import pin as registry_pin
+from nixbuild.registry.pin import RegistryPin
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
 INSTALLER = "installer==1.1.0"
@@ -89,10 +91,10 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
     return out
 
 
-def _debian_packages(step, index: PackageIndex, installed: list, where: str) -> list:
-    """The Debian packages a step adds to ``installed`` (none for a Python step)."""
+def _debian_packages(step, index: PackageIndex | None, installed: list, where: str) -> list:
+    """The Debian packages a step adds to ``installed`` (none for a Python step or a registry base)."""
     requests = resolving_requests(step)
-    if requests is None:
+    if requests is None or step.kind == "from_registry":
         return []
     try:
         if step.kind == "debian_slim":
@@ -104,26 +106,49 @@ def _debian_packages(step, index: PackageIndex, installed: list, where: str) -> 
         raise exc.at(where)
 
 
-def _python_pins(step, where: str, python: str, distribution: str, below: list[FilePin],
+def _python_pins(step, where: str, python: "_Python", below: list[FilePin],
                  cache_dir: Path) -> tuple[list[WheelPin], list[SdistPin], str | None]:
     """What a step installs from the Python package index (a pip/uv step's requirements,
-    debian_slim's pip, wheel and uv), resolved with uv on top of what earlier steps
-    installed: kept at their versions and not installed again. Each sdist gets its build
+    debian_slim's and add_python's pip, wheel and uv), resolved with uv on top of what earlier
+    steps installed: kept at their versions and not installed again. Each sdist gets its build
     requirements pinned. Also the platform tag uv resolved for (None: nothing to resolve)."""
-    if step.kind == "debian_slim":
+    if step.kind == "debian_slim" or (step.kind == "from_registry" and step.add_python):
         lines = debian_slim.BASE_PYTHON_TOOLS
-    elif (lines := requirement_lines(step, Path.cwd())) is None:
+    elif step.kind == "from_registry" or (lines := requirement_lines(step, Path.cwd())) is None:
         return [], [], None
+    series, glibc = python.require(where)
     pinned = {pin.name for pin in below}
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
-    resolved = python_resolve.resolve(lines, python=python, distribution=distribution,
+    resolved = python_resolve.resolve(lines, python=series, glibc=glibc,
                                       constraints=[f"{p.name}=={p.version}" for p in below],
                                       pre=getattr(step, "pre", False), where=where,
                                       extra=resolver_options(getattr(step, "extra_options", "")), **index_options)
-    sdists = [pin_sdist(pin, cache_dir=cache_dir, python=python, distribution=distribution, where=where,
+    sdists = [pin_sdist(pin, cache_dir=cache_dir, python=series, glibc=glibc, where=where,
                         **index_options)
               for pin in resolved.sdists if pin.name not in pinned]
     return [w for w in resolved.wheels if w.name not in pinned], sdists, resolved.platform
+
+
+@dataclass
+class _Python:
+    """The image's Python series and glibc, as far as known: a registry base's come from its
+    layers once it is pinned (add_python's series wins over the base's own)."""
+
+    series: str | None
+    glibc: tuple[int, int] | None
+
+    def from_base(self, pinned: RegistryPin) -> None:
+        self.series = self.series or pinned.facts.python
+        self.glibc = pinned.facts.glibc_version
+
+    def require(self, where: str) -> tuple[str, tuple[int, int]]:
+        if self.series is None:
+            raise LockError("the registry base has no python3.X in /usr/local/bin or /usr/bin to install into",
+                            where=where, fix="pass add_python=\"3.12\" (or another series) to the registry step")
+        if self.glibc is None:
+            raise LockError("the registry base has no glibc (libc.so.6): Python wheels for Linux need one",
+                            where=where, fix="use a glibc-based image (Debian, Ubuntu, ...) as the base")
+        return self.series, self.glibc
 
 
 def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _Indexes, *,
@@ -135,8 +160,9 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
     if previous is not None and not update and [(s.index, s.fingerprint) for s in previous.steps] == wanted:
         return previous  # nothing to resolve: no index needed at all
     reuse = {s.fingerprint: s for s in previous.steps} if previous is not None and not update else {}
-    index = indexes.snapshot(previous) if reuse else indexes.current(distribution)
-    python = python_series_of(base_step(image))
+    registry = distribution == REGISTRY  # no Debian index: apt steps are refused on such a base
+    index = None if registry else indexes.snapshot(previous) if reuse else indexes.current(distribution)
+    python = _Python(python_series_of(base_step(image)), None if registry else python_resolve.GLIBC[distribution])
     cache_dir = indexes.settings.cache_dir / "python"
     installed, below, steps = [], [], []
     for index_pos, fp in wanted:
@@ -148,26 +174,43 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
         else:
             indexes.progress(f"resolving {where}")
             packages = _debian_packages(step, index, installed, where)
+            base = _registry_pin(step, indexes, where)
+            if base is not None:
+                python.from_base(base)
             # A uv project goes into its own virtual environment: nothing below constrains it.
-            wheels, sdists, platform = _python_pins(step, where, python, distribution,
-                                                    [] if venv_of(step) else below, cache_dir)
+            wheels, sdists, platform = _python_pins(step, where, python, [] if venv_of(step) else below, cache_dir)
             locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
                               packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
-                              wheels=wheels, sdists=sdists, python_platform=platform,
-                              standalone=_standalone_pin(step, python, indexes, where))
+                              wheels=wheels, sdists=sdists, python_platform=platform, registry=base,
+                              standalone=_standalone_pin(step, python.series, indexes, where))
+        if fp in reuse and locked.registry is not None:
+            python.from_base(locked.registry)
         installed = [*installed, *packages]
         below = below if venv_of(step) else [*below, *locked.python]
         steps.append(locked)
-    return ImageLock(distribution=distribution, snapshots=index.snapshots, steps=steps)
+    return ImageLock(distribution=distribution, snapshots=[] if index is None else index.snapshots, steps=steps)
 
 
-def _standalone_pin(step, series: str, indexes: _Indexes, where: str) -> StandalonePin | None:
-    """debian_slim of a series Debian does not ship: its python-build-standalone archive."""
-    if step.kind != "debian_slim" or not debian_slim.is_standalone(series):
+def _registry_pin(step, indexes: _Indexes, where: str) -> RegistryPin | None:
+    """A registry base, pinned by digest (its blobs pulled into the cache)."""
+    if step.kind != "from_registry":
         return None
-    indexes.progress(f"pinning python-build-standalone's Python {step.python_version_resolved}")
+    indexes.progress(f"pinning {step.tag} by digest")
+    return registry_pin.pin(step, indexes.settings.cache_dir, where)
+
+
+def _standalone_pin(step, series: str | None, indexes: _Indexes, where: str) -> StandalonePin | None:
+    """debian_slim of a series Debian does not ship, or add_python: its python-build-standalone
+    archive."""
+    if step.kind == "debian_slim" and debian_slim.is_standalone(series):
+        requested = step.python_version_resolved
+    elif step.kind == "from_registry" and step.add_python:
+        requested = step.add_python
+    else:
+        return None
+    indexes.progress(f"pinning python-build-standalone's Python {requested}")
     try:
-        return standalone.pin(step.python_version_resolved, series)
+        return standalone.pin(requested, series)
     except NixbuildError as exc:
         raise exc.at(where)
 
@@ -297,6 +340,8 @@ def warn_python_micro(images: dict[str, Image], current: Lock) -> None:
     Debian's, whose micro is the release's: say so when they differ."""
     for name, image in images.items():
         step, locked = base_step(image), current.images.get(name)
+        if step.kind != "debian_slim":
+            continue
         requested = step.python_version
         if locked is None or not requested or requested.count(".") != 2 or not locked.steps:
             continue
@@ -334,7 +379,8 @@ def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
               for name, image in images.items()}
     if bootstrap.installer is None and any(step.python for image in locked.values() for step in image.steps):
         progress("resolving pypa installer")
-        installer = python_resolve.resolve([INSTALLER], python="3.11", distribution="bookworm", constraints=[],
+        installer = python_resolve.resolve([INSTALLER], python="3.11", glibc=python_resolve.GLIBC["bookworm"],
+                                           constraints=[],
                                            only_binary=True)
         bootstrap = bootstrap.model_copy(update={"installer": installer.wheels[0]})
     return Lock(bootstrap=bootstrap, images=locked)

@@ -23,13 +23,16 @@ from nixbuild.api.image import Image
 from nixbuild.debian.slim import BASE_ENV, BASE_PYTHON_TOOLS
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
 from nixbuild.settings import Settings
-from nixbuild.api.steps import RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
-from nixbuild.chain import LOCAL_KINDS, config_update, require_supported
+from nixbuild.api.steps import ImageMetadata, RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
+from nixbuild.chain import LOCAL_KINDS, PYTHON_KINDS, ROOT_USERS, config_update, require_supported, step_where
+from nixbuild.errors import InvalidError
 from nixbuild.local.tree import LocalTree, relative_sources
 from nixbuild.python.inputs import venv_of
 from nixbuild.python.resolve import FilePin
 from nixbuild.python.sdist import SdistPin
 from nixbuild.python.standalone import TERMINFO_DIRS
+from nixbuild.registry.blobs import store_name
+from nixbuild.registry.pin import InheritedConfig, RegistryPin
 
 EPOCH = 1  # 1970-01-01T00:00:01Z, as nixpkgs' dockerTools: some tools treat 0 as "unset"
 CREATED = "1970-01-01T00:00:01Z"
@@ -78,6 +81,21 @@ class ArchiveSource(Model):
     url: str
     sha256: str
     name: str
+
+
+class BlobSource(Model):
+    name: str  # the store name the CLI seeds it under (nixbuild.registry.blobs.store_name)
+    sha256: str  # hex
+
+
+class RegistryLayer(_Layer):
+    """A layer of a registry base: its blob, byte for byte (builders/registry_layer.py)."""
+
+    kind: Literal["registry"] = "registry"
+    blob: BlobSource
+    digest: str
+    size: int
+    diffId: str
 
 
 class StandaloneLayer(_Layer):
@@ -166,7 +184,7 @@ class WheelsLayer(_Layer):
     systemFeatures: list[str] = []
 
 
-LayerSpec = Annotated[DebLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
+LayerSpec = Annotated[DebLayer | RegistryLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
 
 
 class ImageConfig(Model):
@@ -225,6 +243,25 @@ class ConfigState:
         self.volumes: list[str] = []
         self.stop_signal: str | None = None
         self.user: str | None = None
+        self.cmd_inherited = False  # Cmd came from a registry base's config
+
+    def inherit(self, base: InheritedConfig) -> None:
+        """Start from a registry base's config, as Docker's FROM does."""
+        self.env = dict(item.partition("=")[::2] for item in base.env)
+        self.workdir, self.user, self.stop_signal = base.working_dir, base.user, base.stop_signal
+        self.entrypoint, self.cmd = base.entrypoint, base.cmd
+        self.cmd_inherited = base.cmd is not None
+        self.labels, self.exposed_ports, self.volumes = dict(base.labels), list(base.exposed_ports), list(base.volumes)
+        self.shell = list(base.shell or self.shell)
+
+    def set_entrypoint(self, args: list[str]) -> None:
+        # Docker: an ENTRYPOINT clears the CMD the base image set (not one set after FROM).
+        if self.cmd_inherited:
+            self.cmd, self.cmd_inherited = None, False
+        self.entrypoint = args
+
+    def set_cmd(self, args: list[str]) -> None:
+        self.cmd, self.cmd_inherited = args, False
 
     def set_workdir(self, path: str) -> None:
         # Docker: a relative WORKDIR is relative to the previous one.
@@ -307,6 +344,9 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
     """A resolving step's layers: its Debian packages, then its Python distributions (none
     when earlier steps installed all it asks for)."""
     layers: list[LayerSpec] = []
+    if pinned.registry is not None:
+        layers += _registry_layers(pinned.registry, common)
+        config.inherit(pinned.registry.inherited)
     if pinned.packages:
         layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings),
                                systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
@@ -332,6 +372,29 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
     return layers
 
 
+def _registry_layers(base: RegistryPin, common: dict) -> list[RegistryLayer]:
+    return [RegistryLayer(**{**common, "name": f"{common['name']}-{i}", "createdBy": layer.created_by},
+                          blob=BlobSource(name=store_name(layer.digest), sha256=layer.digest.removeprefix("sha256:")),
+                          digest=layer.digest, size=layer.size, diffId=layer.diff_id)
+            for i, layer in enumerate(base.layers)]
+
+
+def _refuse_base_user(name: str, image: Image, locked: ImageLock) -> None:
+    """A registry base whose config sets a non-root User: Docker runs later build steps as that
+    user, nixbuild as root only, so such steps are refused rather than run differently."""
+    base = next((s.registry for s in locked.steps if s.registry is not None), None)
+    user = base.inherited.user if base is not None else None
+    for index, step in enumerate(image.steps):
+        if isinstance(step, ImageMetadata) and step.user is not None:
+            user = step.user
+        builds = isinstance(step, (RunCommands, RunFunction, *PYTHON_KINDS)) or (index == 0 and step.add_python)
+        if builds and user is not None and user.split(":")[0] not in ROOT_USERS:
+            raise InvalidError(f"the base image {base.reference} runs as USER {user}, and nixbuild runs build steps "
+                               "as root only", where=step_where(name, index, step),
+                               fix="add .dockerfile_commands([\"USER root\"]) before the build steps (and set the "
+                                   "user back at the end), or use a base that runs as root")
+
+
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
                settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset(),
                nonce: str | None = None, force_all: bool = False) -> ImageSpec:
@@ -339,6 +402,7 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
     ``network`` names the run steps found to need the network that the lock has no output
     hash for yet; ``nonce`` marks the layers that force_build rebuilds."""
     require_supported(name, image)
+    _refuse_base_user(name, image, locked)
     steps = {s.index: s for s in locked.steps}
     layers: list[LayerSpec] = []
     config = ConfigState()

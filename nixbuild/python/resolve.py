@@ -168,13 +168,13 @@ def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
     return plain, hashes
 
 
-def resolve(requirements: list[str], *, python: str, distribution: str, constraints: list[str],
+def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], constraints: list[str],
             index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
             pre: bool = False, only_binary: bool = False, extra: list[str] = (), where: str = "") -> Resolved:
     """Pinned files of the closure of ``requirements`` (``constraints`` pin what earlier
     steps installed). With ``only_binary`` (build requirements) every package must have a
-    wheel for the image. ``extra``: more ``uv pip compile`` arguments (a step's extra_options)."""
-    glibc = GLIBC[distribution]
+    wheel for the image. ``extra``: more ``uv pip compile`` arguments (a step's extra_options).
+    ``glibc``: the image's C library (``GLIBC[distribution]`` for a Debian base)."""
     platform = resolver_platform(glibc, uv_manylinux_tags())
     requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:

@@ -83,12 +83,12 @@ def build_system(archive: Path, pin: FilePin) -> BuildSystem:
                        backend_path=list(table.get("backend-path", [])))
 
 
-def pin_sdist(pin: FilePin, *, cache_dir: Path, python: str, distribution: str, where: str,
+def pin_sdist(pin: FilePin, *, cache_dir: Path, python: str, glibc: tuple[int, int], where: str,
               **index_options) -> SdistPin:
     """``pin`` with its backend and its build requirements resolved for the image."""
     system = build_system(fetch(pin, cache_dir), pin)
     try:
-        build = resolve(system.requires, python=python, distribution=distribution, constraints=[],
+        build = resolve(system.requires, python=python, glibc=glibc, constraints=[],
                         only_binary=True, where=where, **index_options).wheels if system.requires else []
     except NixbuildError as exc:
         exc.message = f"cannot pin the build requirements of {pin.name} {pin.version} (an sdist): {exc.message}"

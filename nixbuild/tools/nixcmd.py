@@ -230,7 +230,12 @@ def _tail(text: str, lines: int = 40) -> str:
 
 def add_fixed_recursive(path: Path, store: str | None = None) -> str:
     """``nix-store --add-fixed --recursive sha256 PATH`` -> store path."""
-    cmd = [require("nix-store", "nix-bin"), "--add-fixed", "--recursive", "sha256", str(path)]
+    return add_fixed(path, store, recursive=True)
+
+
+def add_fixed(path: Path, store: str | None = None, *, recursive: bool = False) -> str:
+    """``nix-store --add-fixed [--recursive] sha256 PATH`` -> store path (named as the file)."""
+    cmd = [require("nix-store", "nix-bin"), "--add-fixed", *(["--recursive"] if recursive else []), "sha256", str(path)]
     if store:
         cmd += ["--store", store]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -253,11 +258,11 @@ def is_valid(store_path: str, store: str | None = None) -> bool:
     return subprocess.run(cmd, capture_output=True).returncode == 0
 
 
-def fixed_path(name: str, nar_hash: str) -> str:
-    """The store path of a recursive sha256 fixed-output path (as ``nix-store --add-fixed``
-    would name it), computed without the content."""
-    proc = subprocess.run([require("nix-store", "nix-bin"), "--print-fixed-path", "--recursive", "sha256",
-                           nar_hash, name], capture_output=True, text=True)
+def fixed_path(name: str, hash_: str, *, recursive: bool = True) -> str:
+    """The store path of a sha256 fixed-output path (as ``nix-store --add-fixed`` would name
+    it; ``hash_``: the NAR hash when ``recursive``, else the file's), computed without the content."""
+    proc = subprocess.run([require("nix-store", "nix-bin"), "--print-fixed-path", *(["--recursive"] if recursive else []),
+                           "sha256", hash_, name], capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"nix-store --print-fixed-path {name} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()

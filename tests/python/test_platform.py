@@ -65,7 +65,7 @@ def test_wheels_are_chosen_by_the_real_glibc_not_the_resolver_tag():
 
 def test_resolving_for_trixie_uses_and_reports_the_fallback_tag():
     # Real uv, real PyPI: before issue 16 this failed with "invalid value 'x86_64-manylinux_2_41'".
-    resolved = resolve(["markupsafe==3.0.2"], python="3.13", distribution="trixie", constraints=[])
+    resolved = resolve(["markupsafe==3.0.2"], python="3.13", glibc=GLIBC["trixie"], constraints=[])
     assert resolved.platform == resolver_platform(GLIBC["trixie"], uv_manylinux_tags())
     (wheel,) = resolved.wheels
     assert wheel.filename == "MarkupSafe-3.0.2-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"

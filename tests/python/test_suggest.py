@@ -11,7 +11,7 @@ import pytest
 
 from nixbuild.errors import ResolveError
 from nixbuild.python.names import normalize, project_of_file
-from nixbuild.python.resolve import resolve, uv_default_index
+from nixbuild.python.resolve import GLIBC, resolve, uv_default_index
 from nixbuild.python.suggest import (IndexLocations, close_names, index_locations, project_names, suggest,
                                      unknown_packages)
 from servers import free_port, serve_folder
@@ -165,7 +165,7 @@ def test_suggest_from_the_default_index(tmp_path):
 def test_resolving_a_misspelt_package_suggests_the_real_one(tmp_path):
     index = simple_index(tmp_path / "simple")
     with pytest.raises(ResolveError) as info:
-        resolve(["requets>=2"], python="3.11", distribution="bookworm", constraints=[], index_url=index.as_uri(),
+        resolve(["requets>=2"], python="3.11", glibc=GLIBC["bookworm"], constraints=[], index_url=index.as_uri(),
                 where="image 'web', step 1 pip_install")
     assert "requets was not found in the package registry" in info.value.message  # uv's own words
     assert info.value.message.endswith("'requets' is not on the package index; did you mean 'requests'?")
@@ -176,5 +176,5 @@ def test_resolving_a_misspelt_package_suggests_the_real_one(tmp_path):
 def test_resolving_against_an_http_index_suggests_too(tmp_path):
     simple_index(tmp_path / "simple")
     with serve_folder(tmp_path, "simple/") as url, pytest.raises(ResolveError) as info:
-        resolve(["flsk"], python="3.11", distribution="bookworm", constraints=[], index_url=f"{url}/simple")
+        resolve(["flsk"], python="3.11", glibc=GLIBC["bookworm"], constraints=[], index_url=f"{url}/simple")
     assert info.value.message.endswith("did you mean 'Flask'?")
