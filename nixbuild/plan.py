@@ -383,11 +383,13 @@ def _refuse_base_user(name: str, image: Image, locked: ImageLock) -> None:
     """A registry base whose config sets a non-root User: Docker runs later build steps as that
     user, nixbuild as root only, so such steps are refused rather than run differently."""
     base = next((s.registry for s in locked.steps if s.registry is not None), None)
-    user = base.inherited.user if base is not None else None
+    if base is None:
+        return
+    user = base.inherited.user
     for index, step in enumerate(image.steps):
         if isinstance(step, ImageMetadata) and step.user is not None:
             user = step.user
-        builds = isinstance(step, (RunCommands, RunFunction, *PYTHON_KINDS)) or (index == 0 and step.add_python)
+        builds = isinstance(step, (RunCommands, RunFunction, *PYTHON_KINDS)) or (index == 0 and bool(step.add_python))
         if builds and user is not None and user.split(":")[0] not in ROOT_USERS:
             raise InvalidError(f"the base image {base.reference} runs as USER {user}, and nixbuild runs build steps "
                                "as root only", where=step_where(name, index, step),

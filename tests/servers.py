@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,14 +19,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_answers(url: str, proc: subprocess.Popen, *, seconds: float = 30) -> None:
-    """Wait until ``url`` answers; a server that exits or stays silent is an AssertionError
-    with what it wrote on stderr (when that is a pipe)."""
+def wait_until_answers(url: str, proc: subprocess.Popen, *, seconds: float = 30,
+                       statuses: tuple[int, ...] = ()) -> None:
+    """Wait until ``url`` answers (with success, or one of the HTTP error ``statuses``, as a
+    registry that wants a login answers 401); a server that exits or stays silent is an
+    AssertionError with what it wrote on stderr (when that is a pipe)."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             urllib.request.urlopen(url, timeout=1)
             return
+        except urllib.error.HTTPError as exc:
+            if exc.code in statuses:
+                return
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"the server for {url} answered {exc.code}") from None
+            time.sleep(0.1)
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()

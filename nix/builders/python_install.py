@@ -10,6 +10,8 @@ package (and the missing header or library, for the CLI's hint).
 Then every wheel is installed by pypa's installer run with the target interpreter (the
 image's Python, or the step's virtual environment, made when missing), byte-compiled; the
 layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible. /tmp is not part of the layer.
+A script the wheel installs replaces one of the same name in the scripts folder, as pip's
+does (a registry base may have its own ``/usr/local/bin/pip``; the installer would refuse).
 
 Input: argv[1], JSON: installer (path of the installer wheel), venv (or null), uvLink, wheels
 [{path, name}], sdists [{path, name, project, version, backend, backendPath, build: [{path, name}]}].
@@ -60,6 +62,33 @@ if missing:
     sys.exit(3)
 print("nixbuild-built-wheel:" + backend.build_wheel(outdir, {}), flush=True)
 """
+
+
+def scripts_of(wheel: str) -> list[str]:
+    """The names of the scripts a wheel installs: its entry points' and its data scripts."""
+    names = []
+    with zipfile.ZipFile(wheel) as zf:
+        for member in zf.namelist():
+            if re.fullmatch(r"[^/]+\.data/scripts/[^/]+", member):
+                names.append(member.rsplit("/", 1)[1])
+            elif re.fullmatch(r"[^/]+\.dist-info/entry_points\.txt", member):
+                section = None
+                for line in zf.read(member).decode().splitlines():
+                    line = line.strip()
+                    if line.startswith("["):
+                        section = line.strip("[]").strip()
+                    elif "=" in line and section in ("console_scripts", "gui_scripts"):
+                        names.append(line.split("=", 1)[0].strip())
+    return names
+
+
+def replace_scripts(python: str, wheel: str) -> None:
+    folder = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('scripts'))"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    for name in scripts_of(wheel):
+        path = os.path.join(folder, name)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            os.remove(path)
 
 
 def install(python: str, installer: str, wheel: str, *extra: str) -> None:
@@ -137,6 +166,7 @@ def main() -> None:
     wheels = linked(plan["wheels"], os.path.join(WORK, "wheels"))
     wheels += [build(sdist, plan["installer"]) for sdist in plan["sdists"]]
     for wheel in sorted(wheels, key=os.path.basename):
+        replace_scripts(python, wheel)
         install(python, plan["installer"], wheel, "--compile-bytecode", "0")
     if plan.get("uvLink") and not os.path.lexists(UV_LINK) and (uv := shutil.which("uv")):
         os.makedirs(os.path.dirname(UV_LINK), exist_ok=True)

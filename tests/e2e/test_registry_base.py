@@ -1,0 +1,170 @@
+"""from_registry: a base image from a registry, pinned by digest, its layers reused unchanged.
+
+The registries are Debian's docker-registry on 127.0.0.1, holding images the tests push
+themselves: the quickstart image nixbuild built (the session's), and a CUDA-shaped stand-in
+made from it with umoci (a layer of /usr/local/cuda files and CUDA's Env, Cmd and Labels),
+since no public registry is reachable from these machines. The oracles are skopeo's view of
+what the registry holds (digests, layers, config) and the image run by `nixbuild run`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, running_registry
+
+CUDA_ENV = ["CUDA_HOME=/usr/local/cuda", "CUDA_VERSION=12.4.1", "NVIDIA_VISIBLE_DEVICES=all"]
+
+
+def skopeo_json(*args: str) -> dict:
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def push(layout: str, ref: str, destination: str, *creds: str) -> None:
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *creds, f"oci:{layout}:{ref}",
+                    f"docker://{destination}"], check=True, capture_output=True)
+
+
+def cuda_stand_in(quickstart_layout: str, work: Path) -> Path:
+    """An OCI layout (tag ``cuda``) of the quickstart image plus a CUDA-shaped layer, made with
+    umoci (an independent tool), with the config a CUDA runtime image has."""
+    layout = work / "cuda-layout"
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{quickstart_layout}:latest", f"oci:{layout}:base"],
+                   check=True, capture_output=True)
+    bundle = work / "bundle"
+    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:base", str(bundle)], check=True,
+                   capture_output=True)
+    cuda = bundle / "rootfs" / "usr" / "local" / "cuda"
+    (cuda / "lib64").mkdir(parents=True)
+    (cuda / "version.json").write_text('{"cuda": {"version": "12.4.1"}}\n')
+    (cuda / "lib64" / "libcudart.so.12").write_bytes(b"\x7fELF stand-in\n")
+    subprocess.run(["umoci", "repack", "--image", f"{layout}:cuda", str(bundle)], check=True, capture_output=True)
+    config = ["umoci", "config", "--image", f"{layout}:cuda", "--config.cmd", "bash",
+              "--config.label", "com.nvidia.cudnn.version=stand-in", "--config.workingdir", "/"]
+    for item in CUDA_ENV:
+        config += ["--config.env", item]
+    subprocess.run(config, check=True, capture_output=True)
+    return layout
+
+
+@pytest.fixture(scope="module")
+def bases(quickstart, tmp_path_factory):
+    """A registry on 127.0.0.1 holding the quickstart image (base/quickstart:v1) and the CUDA
+    stand-in (stand-in/cuda:12.4.1-runtime); yields their references and the registry's root."""
+    root = tmp_path_factory.mktemp("registry-bases")
+    layout = quickstart["built"]["layout"]
+    stand_in = cuda_stand_in(layout, root)
+    with running_registry(root) as address:
+        push(layout, "latest", f"{address}/base/quickstart:v1")
+        push(str(stand_in), "cuda", f"{address}/stand-in/cuda:12.4.1-runtime")
+        yield {"quickstart": f"{address}/base/quickstart:v1", "cuda": f"{address}/stand-in/cuda:12.4.1-runtime"}
+
+
+def write_app(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    app = folder / "app.py"
+    app.write_text("import modal\n\n" + body + "\napp = modal.App('registry', image=image)\n")
+    return app
+
+
+def test_the_tag_is_pinned_by_digest_and_the_base_layers_are_reused_unchanged(cli, bases, tmp_path):
+    tag = bases["quickstart"]
+    app = write_app(tmp_path / "app", f"""image = (
+    modal.Image.from_registry({tag!r})
+    .env({{"STAGE": "two"}})
+    .run_commands("echo built-on-base > /on-base.txt")
+    .pip_install("six")
+)""")
+    (built,) = cli.json("build", app)
+    remote = skopeo_json("inspect", "--tls-verify=false", f"docker://{tag}")
+    pinned = json.loads((app.parent / "nixbuild.lock").read_text())["images"]["image"]["steps"][0]["registry"]
+    assert pinned["manifest"] == remote["Digest"] and pinned["reference"] == tag
+    assert [layer["digest"] for layer in pinned["layers"]] == remote["Layers"]
+    assert pinned["facts"] == {"glibc": "2.36", "python": "3.11", "dpkg": True, "os_id": "debian",
+                               "os_version": "bookworm"}
+    # The image: the base's layer blobs first, unchanged, then one layer per build step.
+    image = skopeo_json("inspect", f"oci:{built['layout']}:latest")
+    assert image["Layers"][:3] == remote["Layers"] and len(image["Layers"]) == 5
+    config = skopeo_json("inspect", "--config", f"oci:{built['layout']}:latest")["config"]
+    assert config["Env"] == [*remote["Env"], "STAGE=two"] and config["WorkingDir"] == "/app"
+    ran = cli("run", app, "--", "sh", "-c", 'cat /on-base.txt; echo "$GREETING $STAGE"; jq --version; '
+              'python3 -c "import six; print(six.__version__)"')
+    assert ran.stdout.split("\n")[:3] == ["built-on-base", "hello two", "jq-1.6"], ran.stdout
+
+
+def test_an_unchanged_lock_builds_without_the_registry(cli, quickstart, tmp_path_factory, tmp_path):
+    """The blobs the lock pins come from nixbuild's cache: `check` rebuilds the image in an
+    empty store with the registry gone."""
+    root = tmp_path_factory.mktemp("gone-registry")
+    with running_registry(root) as address:
+        push(quickstart["built"]["layout"], "latest", f"{address}/base/gone:v1")
+        app = write_app(tmp_path / "app", f"image = modal.Image.from_registry('{address}/base/gone:v1')"
+                                          ".run_commands('echo offline > /offline.txt')")
+        (built,) = cli.json("build", app)
+    (checked,) = cli.json("check", app)
+    assert checked["ok"] and checked["manifest_digest"] == built["manifest_digest"]
+
+
+def test_the_cuda_pattern_from_registry_with_add_python(cli, bases, standalone, tmp_path):
+    """examples/registry_cuda: the CUDA stand-in with python-build-standalone's Python added
+    (the stand-in archive: tests/e2e/standalone_mirror.py), as Modal's add_python does."""
+    folder = tmp_path / "registry_cuda"
+    shutil.copytree(EXAMPLES / "registry_cuda", folder)
+    env = {**standalone["env"], "CUDA_BASE": bases["cuda"]}
+    (built,) = cli.json("build", folder / "app.py", env=env)
+    lock = json.loads((folder / "nixbuild.lock").read_text())["images"]["image"]["steps"]
+    assert lock[0]["standalone"]["filename"] == standalone["archive"].name
+    assert {w["name"] for w in lock[0]["wheels"]} >= {"pip", "wheel", "uv"}
+    config = skopeo_json("inspect", "--config", f"oci:{built['layout']}:latest")["config"]
+    assert set(CUDA_ENV) <= set(config["Env"]) and "APP_STAGE=gpu" in config["Env"]
+    assert any(item.startswith("TERMINFO_DIRS=") for item in config["Env"])
+    assert config["Cmd"] == ["bash"] and config["Labels"] == {"com.nvidia.cudnn.version": "stand-in"}
+    ran = cli("run", folder / "app.py", "--", "sh", "-c",
+              'command -v python3; cat /usr/local/cuda/version.json; python3 -c "import six; print(six.__version__)"',
+              env=env)
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "/usr/local/bin/python3" and "12.4.1" in lines[1], ran.stdout
+
+
+def _htpasswd(user: str, password: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # crypt: the one bcrypt in the stdlib
+        import crypt
+        return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
+
+
+def test_a_private_registry_takes_the_secret_and_keeps_it_out_of_everything(cli, quickstart, tmp_path_factory,
+                                                                               tmp_path):
+    password = "pw-" + tmp_path.name.replace("_", "-")[-12:] + "-s3cret"
+    root = tmp_path_factory.mktemp("private-registry")
+    with running_registry(root, htpasswd=_htpasswd("builder", password)) as address:
+        tag = f"{address}/private/base:v1"
+        push(quickstart["built"]["layout"], "latest", tag, f"--dest-creds=builder:{password}")
+        app = write_app(tmp_path / "app", f"""image = modal.Image.from_registry(
+    {tag!r},
+    secret=modal.Secret.from_local_environ(["REGISTRY_USERNAME", "REGISTRY_PASSWORD"]),
+).run_commands("echo private > /private.txt")""")
+        wrong = cli("build", app, env={"REGISTRY_USERNAME": "builder", "REGISTRY_PASSWORD": "wrong"}, ok=False)
+        assert wrong.returncode == 9 and "step 0 from_registry" in wrong.stderr, wrong.stderr
+        assert "unauthorized" in wrong.stderr.lower() or "authentication" in wrong.stderr.lower(), wrong.stderr
+        cache = tmp_path / "cache"  # its own cache: the build pulls the blobs with the login too
+        env = {"REGISTRY_USERNAME": "builder", "REGISTRY_PASSWORD": password, "NIXBUILD_CACHE_DIR": str(cache)}
+        built = cli("build", app, env=env)
+        ran = cli("run", app, "--", "cat", "/private.txt", env=env)
+    assert ran.stdout == "private\n"
+    # Nowhere it could be kept: lock, specs and cache, the image's derivations, the output.
+    kept = [app.parent / "nixbuild.lock", *(p for p in cache.rglob("*") if p.is_file() and p.stat().st_size < 1 << 24)]
+    drvs = subprocess.run(["nix-store", "--query", "--deriver", str((app.parent / ".nixbuild" / "image").resolve())],
+                          capture_output=True, text=True, check=True).stdout.split()
+    closure = subprocess.run(["nix-store", "--query", "--requisites", *drvs], capture_output=True, text=True,
+                             check=True).stdout.split()
+    kept += [Path(p) for p in closure if p.endswith(".drv")]
+    leaks = [str(p) for p in kept if password.encode() in p.read_bytes()]
+    assert not leaks and password not in built.stdout + built.stderr + ran.stderr
