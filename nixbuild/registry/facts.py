@@ -22,6 +22,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 _LIBC = re.compile(r"^(?:usr/)?lib(?:64)?/(?:x86_64-linux-gnu/)?libc\.so\.6$")
+# What libc.so.6 links to in older releases (libc-2.31.so): read too, to follow the link.
+_LIBC_FILE = re.compile(r"^(?:usr/)?lib(?:64)?/(?:x86_64-linux-gnu/)?libc(?:\.so\.6|-[\d.]+\.so)$")
 _PYTHON = re.compile(r"^(?:usr/local/bin|usr/bin)/python(3\.\d{1,2}t?)$")
 _OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 _DPKG_STATUS = "var/lib/dpkg/status"
@@ -61,7 +63,7 @@ def read(layers: Iterable[Path]) -> BaseFacts:
                     gone = posixpath.join(folder, base[4:])
                     present = {k: v for k, v in present.items() if k != gone and not k.startswith(gone + "/")}
                     continue
-                wanted = _LIBC.match(name) or name in _OS_RELEASE
+                wanted = _LIBC_FILE.match(name) or name in _OS_RELEASE
                 if info.isreg() and wanted:
                     present[name] = tar.extractfile(info).read()
                 elif info.issym() and wanted:
@@ -86,7 +88,9 @@ def _glibc(present: dict[str, bytes | None]) -> str | None:
 
 def _python(present: dict[str, bytes | None]) -> str | None:
     series = {m[1] for name in present if (m := _PYTHON.match(name))}
-    return max(series, key=lambda s: tuple(int(p) for p in s.rstrip("t").split(".")), default=None)
+    # The newest series; of 3.X and 3.Xt, the default build (python3 is that one).
+    return max(series, key=lambda s: (tuple(int(p) for p in s.rstrip("t").split(".")), not s.endswith("t")),
+               default=None)
 
 
 def _os_release(present: dict[str, bytes | None]) -> dict[str, str | None]:

@@ -61,11 +61,14 @@ class Reference:
 def parse(text: str, *, where: str | None = None) -> Reference:
     """``text`` as a reference, or an InvalidError saying what a reference looks like."""
     match = _FULL.fullmatch(text)
+    host = match["host"] if match else None
+    if host is not None and not ("." in host or ":" in host or host == "localhost"):
+        host = None  # "team/base": a path on the default registry, its first component lowercase too
+        if not re.fullmatch(_COMPONENT, match["host"]):
+            match = None
     if match is None:
         raise InvalidError(f"{text!r} is not an image reference", where=where,
                            fix="write it as [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST], NAME in lowercase "
                                "(e.g. nvidia/cuda:12.4.1-runtime-ubuntu22.04 or 127.0.0.1:5000/team/base:v1)")
-    host, path = match["host"], match["path"]
-    if host is not None and not ("." in host or ":" in host or host == "localhost"):
-        host, path = None, f"{host}/{path}"  # "team/base": a path on the default registry
+    path = match["path"] if host or match["host"] is None else f"{match['host']}/{match['path']}"
     return Reference(host=host, path=path, tag=match["tag"], digest=match["digest"])
