@@ -509,6 +509,9 @@ def inspect(app, image, lock_path, as_json):
             for layer in entry.layers:
                 lines.append(f"  layer {layer.index}: {_human(layer.compressed_size):>10}  "
                              f"{layer.entries:>6} entries  {layer.created_by}")
+        if entry.base is not None:
+            lines.append(f"  base: {entry.base.reference} (pinned {entry.base.manifest_digest}; its "
+                         f"{entry.base.layers} layers come first, unchanged)")
         lines.append(f"  {len(entry.packages)} Debian packages, {len(entry.python)} Python distributions, "
                      f"{len(entry.local_trees)} local trees, {len(entry.network_steps)} network steps "
                      "(--json lists them)")

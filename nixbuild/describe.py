@@ -26,11 +26,14 @@ def _layer_steps(spec: ImageSpec) -> list[int]:
 
 
 def contents(project: Project, name: str, lock: Lock) -> dict:
-    """The image's pinned contents: the ``packages``, ``python``, ``local_trees`` and
+    """The image's pinned contents: the ``base``, ``packages``, ``python``, ``local_trees`` and
     ``network_steps`` fields of :class:`report.Image`."""
     locked = lock.images[name]
     steps = project.images[name].steps
     return {
+        "base": next((report.RegistryBase(step=s.index, reference=s.registry.reference,
+                                          manifest_digest=s.registry.manifest, layers=len(s.registry.layers))
+                      for s in locked.steps if s.registry is not None), None),
         "packages": [report.DebianPackage(step=s.index, name=p.name, version=p.version,
                                           architecture=p.architecture, sha256=p.sha256)
                      for s in locked.steps for p in s.packages],

@@ -94,6 +94,15 @@ class NetworkStep(BaseModel):
     output_hash: str
 
 
+class RegistryBase(BaseModel):
+    """The registry image an image starts from (from_registry), as the lock pins it."""
+
+    step: int
+    reference: str = Field(description="the reference as the app wrote it")
+    manifest_digest: str = Field(description="the linux/amd64 manifest the lock pins")
+    layers: int = Field(description="how many of the image's first layers are the base's, unchanged")
+
+
 class Image(BaseModel):
     name: str
     built: bool = Field(description="whether the store holds the image its lock describes")
@@ -105,6 +114,7 @@ class Image(BaseModel):
     link: str | None = Field(None, description="the out-link beside the app (.nixbuild/NAME), a GC root")
     layout: str | None = Field(None, description="where this machine reads the OCI layout")
     layers: list[Layer] = []
+    base: RegistryBase | None = None
     packages: list[DebianPackage] = []
     python: list[PythonDistribution] = []
     local_trees: list[LocalTree] = []

@@ -94,6 +94,8 @@ def test_the_tag_is_pinned_by_digest_and_the_base_layers_are_reused_unchanged(cl
     assert image["Layers"][:3] == remote["Layers"] and len(image["Layers"]) == 5
     config = skopeo_json("inspect", "--config", f"oci:{built['layout']}:latest")["config"]
     assert config["Env"] == [*remote["Env"], "STAGE=two"] and config["WorkingDir"] == "/app"
+    (entry,) = cli.json("inspect", app)
+    assert entry["base"] == {"step": 0, "reference": tag, "manifest_digest": remote["Digest"], "layers": 3}
     ran = cli("run", app, "--", "sh", "-c", 'cat /on-base.txt; echo "$GREETING $STAGE"; jq --version; '
               'python3 -c "import six; print(six.__version__)"')
     assert ran.stdout.split("\n")[:3] == ["built-on-base", "hello two", "jq-1.6"], ran.stdout
