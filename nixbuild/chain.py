@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from nixbuild.api.python_version import python_series
 from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
-                         Entrypoint, Env, FromRegistry, ImageMetadata, PipInstall, PipInstallFromPyproject,
+                         Entrypoint, Env, FromRegistry, FromScratch, ImageMetadata, PipInstall, PipInstallFromPyproject,
                          PipInstallFromRequirements,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
 from nixbuild.debian import slim as debian_slim
@@ -26,13 +26,16 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # Step kinds nixbuild can build today (dockerfile_commands is rewritten into these first, see
 # expand.py); every other kind loads (with Modal's validation) and is refused before anything
 # is resolved or built.
-SUPPORTED = frozenset({"debian_slim", "from_registry", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
+SUPPORTED = frozenset({"debian_slim", "from_registry", "from_scratch", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
                        "run_function", "pip_install", "uv_pip_install", "pip_install_from_requirements",
                        "pip_install_from_pyproject", "uv_sync"})
 ROOT_USERS = frozenset({"root", "0"})
-# The distribution of an image on a registry base: the base's own (its facts are in the lock).
+# The distribution of an image on a registry base: the base's own (its facts are in the lock);
+# of an image from scratch: none. Neither has a Debian index to resolve apt steps against.
 REGISTRY = "registry"
+SCRATCH = "scratch"
+NOT_DEBIAN = frozenset({REGISTRY, SCRATCH})
 PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
@@ -51,10 +54,11 @@ def require_supported(image_name: str, image: "Image") -> None:
                                where=where,
                                fix=f"move the USER line after the last build step (the image config keeps "
                                    f"User {user[1]!r}), or run this step as root")
-        if isinstance(step, AptInstall) and isinstance(image.steps[0], FromRegistry):
-            raise InvalidError("apt_install on a registry base is not supported by nixbuild yet (its packages would "
-                               "have to resolve against the base's own dpkg status and apt sources)", where=where,
-                               fix="install the packages in the base image, or start from Image.debian_slim()")
+        if isinstance(step, AptInstall) and isinstance(image.steps[0], (FromRegistry, FromScratch)):
+            raise InvalidError(f"apt_install on a {image.steps[0].kind} base is not supported by nixbuild yet (its "
+                               "packages would have to resolve against the base's own dpkg status and apt sources)",
+                               where=where, fix="install the packages in the base image, or start from "
+                                                "Image.debian_slim()")
         if step.kind not in SUPPORTED:
             raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet", where=where,
                                fix="remove the step, or build this image with Modal until nixbuild supports it")
@@ -85,21 +89,21 @@ def require_supported(image_name: str, image: "Image") -> None:
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")
 
 
-def base_step(image: "Image", image_name: str | None = None) -> DebianSlim | FromRegistry:
+def base_step(image: "Image", image_name: str | None = None) -> DebianSlim | FromRegistry | FromScratch:
     """The image's base step (debian_slim or a registry image); errors name the image when
     ``image_name`` is given."""
     if not image.steps:
         raise InvalidError("the image has no steps", where=None if image_name is None else f"image {image_name!r}",
                            fix="start it with Image.debian_slim()")
     step = image.steps[0]
-    if not isinstance(step, (DebianSlim, FromRegistry)):
+    if not isinstance(step, (DebianSlim, FromRegistry, FromScratch)):
         raise InvalidError(f"images starting with `{step.kind}` are not supported by nixbuild yet",
                            where=f"step 0 {step.kind}" if image_name is None else step_where(image_name, 0, step),
                            fix="start the image with Image.debian_slim(python_version=...) or Image.from_registry(...)")
     return step
 
 
-def python_series_of(step: DebianSlim | FromRegistry) -> str | None:
+def python_series_of(step: DebianSlim | FromRegistry | FromScratch) -> str | None:
     """The series of the base's Python: debian_slim's, add_python's (None: a registry base's
     own, known only from its layers, see nixbuild.registry.facts)."""
     return python_series(step)
@@ -114,6 +118,8 @@ def distribution_of(image: "Image", image_name: str | None = None) -> str:
         if isinstance(step, FromRegistry):
             python_series_of(step)  # a malformed add_python is refused here, as debian_slim's version
             return REGISTRY
+        if isinstance(step, FromScratch):
+            return SCRATCH
         return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
     except InvalidError as exc:
         if image_name is not None:
@@ -123,7 +129,7 @@ def distribution_of(image: "Image", image_name: str | None = None) -> str:
 
 def resolving_requests(step: Step) -> list[str] | None:
     """The Debian packages a step asks for, or None for steps that resolve nothing."""
-    if isinstance(step, (DebianSlim, FromRegistry)):
+    if isinstance(step, (DebianSlim, FromRegistry, FromScratch)):
         return []
     if isinstance(step, AptInstall):
         return list(step.packages)

@@ -31,6 +31,14 @@ own replacement is not Docker's; like Docker it applies to ``ENV``, ``ARG``, ``W
 time, from the environment).
 
 Every error names ``where`` and the Dockerfile line (1-based, counted over the joined lines).
+
+``from_dockerfile`` (:func:`from_dockerfile`) is a file of such lines after one ``FROM``: the
+``ARG`` lines before it (defaults, overridden by ``build_args``) are substituted into it, its
+image becomes the base step (``from_registry`` with the step's ``registry_secret`` and
+``add_python``, or ``from_scratch``), and the lines after it a ``dockerfile_commands`` step
+with the step's context, ignore rules, build args, secrets, env and gpu. A stage ``ARG NAME``
+without a default takes the value of the global one, as in Docker. A file with several
+``FROM`` lines (a multi-stage build) is refused for now.
 """
 
 from __future__ import annotations
@@ -56,6 +64,9 @@ from nixbuild.api.steps import (
     DockerfileCommands,
     Entrypoint,
     Env,
+    FromDockerfile,
+    FromRegistry,
+    FromScratch,
     ImageMetadata,
     RunCommands,
     Shell,
@@ -110,6 +121,78 @@ def translate(
     substitution, and a shell-form ``CMD``/``ENTRYPOINT`` runs through the shell.
     """
     return _Translator(step, cwd=cwd, where=where, workdir=workdir, image_env=image_env or {}, shell=shell).run()
+
+
+def from_dockerfile(step: FromDockerfile, *, cwd: Path, where: str) -> list[Step]:
+    """The base step and the ``dockerfile_commands`` step of a ``from_dockerfile`` step (see
+    the module docstring); the file is read now, relative to ``cwd``, as Modal reads it at
+    build time."""
+    path = cwd / step.path
+    try:
+        content = path.read_text("utf-8")
+    except OSError as exc:
+        raise InvalidError(f"cannot read the Dockerfile {path}: {exc.strerror or exc}", where=where,
+                           fix="pass the path of an existing Dockerfile (relative to the directory you build from)")
+    instructions = _instructions(content)
+    lines = content.split("\n")
+    froms = [item for item in instructions if item["instruction"] == "FROM"]
+    if not froms:
+        raise InvalidError(f"{step.path} has no FROM line", where=where, fix="start the Dockerfile with FROM <image>")
+    if len(froms) > 1:
+        if step.registry_secret is not None:  # Modal's own refusal comes first
+            raise InvalidError("`registry_secret` is not supported with multi-stage Dockerfiles.", where=where)
+        raise InvalidError(f"{step.path} is a multi-stage Dockerfile ({len(froms)} FROM lines), which nixbuild does "
+                           "not build yet", where=f"{where}, Dockerfile line {froms[1]['startline'] + 1}",
+                           fix="build the earlier stages into an image, push it, and COPY from it in a RUN step, "
+                               "or make the Dockerfile one stage")
+    (first,) = froms
+    here = f"{where}, Dockerfile line {first['startline'] + 1}: {lines[first['startline']].strip()}"
+    global_args: dict[str, str] = {}
+    for item in instructions:
+        if item["startline"] >= first["startline"]:
+            break
+        if item["instruction"] != "ARG":
+            raise InvalidError(f"{item['instruction']} before FROM", where=here,
+                               fix="only ARG lines may come before FROM")
+        for word in _split_words(item["value"]):
+            name, sep, default = word.partition("=")
+            value = step.build_args.get(name, _word(default, global_args, here) if sep else None)
+            if value is not None:
+                global_args[name] = value
+    words = [_word(word, global_args, here) for word in _split_words(first["value"])]
+    platform = [w for w in words if w.startswith("--platform=")]
+    words = [w for w in words if not w.startswith("--")]
+    if platform and platform[0].split("=", 1)[1] not in ("linux/amd64", "linux/x86_64"):
+        raise InvalidError(f"FROM {platform[0]}: nixbuild builds linux/amd64 images only", where=here,
+                           fix="drop --platform, or use linux/amd64")
+    if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
+        raise InvalidError("FROM takes an image, optionally `AS name`", where=here, fix="write FROM <image> [AS <name>]")
+    options = dict(force_build=step.force_build)
+    if words[0] == "scratch":
+        if step.add_python:
+            raise InvalidError("add_python on FROM scratch: the standalone Python needs a C library", where=here,
+                               fix="start from an image with glibc (Debian, Ubuntu, ...)")
+        base: Step = FromScratch(**options)
+    else:
+        base = FromRegistry(tag=words[0], registry_secret=step.registry_secret, add_python=step.add_python,
+                            registry_auth="static" if step.registry_secret is not None else None, **options)
+    # The lines up to FROM stay as blank lines, so that errors count lines as the file does.
+    rest = "\n".join([""] * (first["endline"] + 1) + lines[first["endline"] + 1:])
+    if not [item for item in instructions if item["startline"] > first["endline"]]:
+        return [base]
+    # A stage's `ARG NAME` with no default takes the global one (Docker's rule).
+    stage_args = {**{name: value for name, value in global_args.items() if re.search(
+        rf"^\s*ARG\s+{re.escape(name)}\s*$", rest, re.MULTILINE | re.IGNORECASE)}, **step.build_args}
+    return [base, DockerfileCommands(commands=(rest,), context_dir=step.context_dir, ignore=step.ignore,
+                                     build_args=stage_args, secrets=step.secrets, env=step.env, gpu=step.gpu,
+                                     force_build=step.force_build)]
+
+
+def _word(text: str, args: Mapping[str, str], where: str) -> str:
+    try:
+        return _Lexer(text, args).word()
+    except _LexError as exc:
+        raise InvalidError(str(exc), where=where, fix="close the quote or fix the ${...} substitution") from exc
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Rewrite steps that stand for several others into the steps nixbuild builds.
 
+``from_dockerfile`` becomes its base step (``from_registry`` or ``from_scratch``) and a
+``dockerfile_commands`` step of the lines after ``FROM`` (:func:`nixbuild.dockerfile.from_dockerfile`).
 A registry base's ``setup_dockerfile_commands`` become a ``dockerfile_commands`` step right
 after it (with the step's ``secrets`` and ``force_build``), as Modal renders them into the
 base's Dockerfile after ``FROM`` and the ``add_python`` lines; then, like every other one:
@@ -16,9 +18,9 @@ from pathlib import Path
 
 from nixbuild.api.ignore import AUTO_DOCKERIGNORE
 from nixbuild.api.image import Image
-from nixbuild.api.steps import DockerfileCommands, FromRegistry, Step
+from nixbuild.api.steps import DockerfileCommands, FromDockerfile, FromRegistry, Step
 from nixbuild.chain import config_update, step_where
-from nixbuild.dockerfile import translate
+from nixbuild.dockerfile import from_dockerfile, translate
 from nixbuild.plan import ConfigState
 from nixbuild.warn import warn
 
@@ -34,12 +36,16 @@ def _setup_commands(step: FromRegistry, where: str) -> list[Step]:
 
 
 def expand(name: str, image: Image, *, cwd: Path) -> Image:
-    if not any(isinstance(step, (DockerfileCommands, FromRegistry)) for step in image.steps):
+    if not any(isinstance(step, (DockerfileCommands, FromRegistry, FromDockerfile)) for step in image.steps):
         return image
     steps, origins = [], []
     config = ConfigState()
     for index, step in enumerate(image.steps):
-        parts = _setup_commands(step, step_where(name, index, step)) if isinstance(step, FromRegistry) else [step]
+        where = step_where(name, index, step)
+        if isinstance(step, FromDockerfile):
+            parts = from_dockerfile(step, cwd=cwd, where=where)
+        else:
+            parts = _setup_commands(step, where) if isinstance(step, FromRegistry) else [step]
         for part in parts:
             replacement = [part]
             if isinstance(part, DockerfileCommands):

@@ -34,7 +34,7 @@ from nixbuild.errors import LockError, MirrorError, NixbuildError
 from nixbuild.warn import warn
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, Lock, StepLock, fingerprint, write_atomic
 from nixbuild.settings import Settings
-from nixbuild.chain import REGISTRY, base_step, distribution_of, python_series_of, resolving_requests, step_where
+from nixbuild.chain import NOT_DEBIAN, base_step, distribution_of, python_series_of, resolving_requests, step_where
 from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
 from nixbuild.python.resolve import FilePin, WheelPin
 from nixbuild.python.pip_options import resolver_options
@@ -94,7 +94,7 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
 def _debian_packages(step, index: PackageIndex | None, installed: list, where: str) -> list:
     """The Debian packages a step adds to ``installed`` (none for a Python step or a registry base)."""
     requests = resolving_requests(step)
-    if requests is None or step.kind == "from_registry":
+    if requests is None or step.kind in ("from_registry", "from_scratch"):
         return []
     try:
         if step.kind == "debian_slim":
@@ -143,10 +143,10 @@ class _Python:
 
     def require(self, where: str) -> tuple[str, tuple[int, int]]:
         if self.series is None:
-            raise LockError("the registry base has no python3.X in /usr/local/bin or /usr/bin to install into",
+            raise LockError("the base has no python3.X in /usr/local/bin or /usr/bin to install into",
                             where=where, fix="pass add_python=\"3.12\" (or another series) to the registry step")
         if self.glibc is None:
-            raise LockError("the registry base has no glibc (libc.so.6): Python wheels for Linux need one",
+            raise LockError("the base has no glibc (libc.so.6): Python wheels for Linux need one",
                             where=where, fix="use a glibc-based image (Debian, Ubuntu, ...) as the base")
         return self.series, self.glibc
 
@@ -160,9 +160,9 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
     if previous is not None and not update and [(s.index, s.fingerprint) for s in previous.steps] == wanted:
         return previous  # nothing to resolve: no index needed at all
     reuse = {s.fingerprint: s for s in previous.steps} if previous is not None and not update else {}
-    registry = distribution == REGISTRY  # no Debian index: apt steps are refused on such a base
-    index = None if registry else indexes.snapshot(previous) if reuse else indexes.current(distribution)
-    python = _Python(python_series_of(base_step(image)), None if registry else python_resolve.GLIBC[distribution])
+    debian = distribution not in NOT_DEBIAN  # else no Debian index: apt steps are refused on such a base
+    index = (indexes.snapshot(previous) if reuse else indexes.current(distribution)) if debian else None
+    python = _Python(python_series_of(base_step(image)), python_resolve.GLIBC[distribution] if debian else None)
     cache_dir = indexes.settings.cache_dir / "python"
     installed, below, steps = [], [], []
     for index_pos, fp in wanted:

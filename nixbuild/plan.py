@@ -347,6 +347,8 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
     if pinned.registry is not None:
         layers += _registry_layers(pinned.registry, common)
         config.inherit(pinned.registry.inherited)
+    elif step.kind == "from_scratch":  # Docker's FROM scratch: no layer, an empty config
+        config.inherit(InheritedConfig())
     if pinned.packages:
         layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings),
                                systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))

@@ -170,3 +170,22 @@ def test_a_private_registry_takes_the_secret_and_keeps_it_out_of_everything(cli,
     kept += [Path(p) for p in closure if p.endswith(".drv")]
     leaks = [str(p) for p in kept if password.encode() in p.read_bytes()]
     assert not leaks and password not in built.stdout + built.stderr + ran.stderr
+
+
+def test_from_dockerfile_pins_its_from_image_and_translates_the_rest(cli, bases, tmp_path):
+    """examples/dockerfile: ARG before FROM (a build arg picks the base), COPY from the context,
+    RUN with an ARG, ENV, WORKDIR, LABEL, EXPOSE and CMD."""
+    folder = tmp_path / "dockerfile"
+    shutil.copytree(EXAMPLES / "dockerfile", folder)
+    env = {"DOCKERFILE_BASE": bases["quickstart"]}
+    (built,) = cli.json("build", folder / "app.py", env=env)
+    assert built["base"]["reference"] == bases["quickstart"]
+    remote = skopeo_json("inspect", "--tls-verify=false", f"docker://{bases['quickstart']}")
+    assert skopeo_json("inspect", f"oci:{built['layout']}:latest")["Layers"][:3] == remote["Layers"]
+    config = skopeo_json("inspect", "--config", f"oci:{built['layout']}:latest")["config"]
+    assert "APP_HOME=/srv/app" in config["Env"] and "GREETING=hello" in config["Env"]  # the base's Env kept
+    assert (config["WorkingDir"], config["Cmd"], config["ExposedPorts"]) == ("/srv/app", ["python3", "/srv/app/main.py"],
+                                                                             {"8000/tcp": {}})
+    assert config["Labels"] == {"org.opencontainers.image.title": "nixbuild dockerfile example"}
+    ran = cli("run", folder / "app.py", env=env)
+    assert ran.stdout == "hi from a Dockerfile in /srv/app\n", ran.stdout + ran.stderr
