@@ -14,6 +14,7 @@ let
     "file_layer.py" = [ "layertar.py" ];
     "python_layer.py" = [ "layertar.py" ];
     "registry_layer.py" = [ "layertar.py" ];
+    "copy_layer.py" = [ "layertar.py" "run_layer.py" ];
     "run_layer.py" = [ "layertar.py" ];
     "oci_image.py" = [ ];
     "local_tree.py" = [ ];
@@ -26,7 +27,7 @@ let
     path = ../nixbuild/oci;
     filter = path: _type: baseNameOf path == "rootfs.py";
   };
-  usesShared = [ "run_layer.py" "deb_layer.py" ];
+  usesShared = [ "run_layer.py" "deb_layer.py" "copy_layer.py" ];
   builder = script: builtins.path {
     name = "nixbuild-" + builtins.replaceStrings [ ".py" ] [ "" ] script;
     path = ./builders;

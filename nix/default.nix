@@ -36,6 +36,9 @@
 #                           build = [ wheels of the build environment ]; } ], built first;
 #              venv (optional): install into this virtual environment, made when missing;
 #              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps)
+#     "copy":  stage = [ layers ] (another chain's layers, as above: the same derivations its
+#              own build makes); sources = [ "/abs/path" ]; dest (absolute); intoDir (bool):
+#              COPY --from, the paths out of that chain's filesystem, owned by root
 #     every kind:  nonce (optional): set by force_build, so the layer is built again (it is
 #                  part of the store name, so network steps run again too)
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
@@ -80,6 +83,10 @@ let
           lower = acc.layers;
           inherit (boot) busybox;
         } (features layer)
+        else if layer.kind == "copy" then layerDrv "copy_layer.py" index layer {
+          lower = (chainOf layer.stage).layers;
+          inherit (layer) sources dest intoDir;
+        } { }
         else if layer.kind == "registry" then layerDrv "registry_layer.py" index layer {
           blob = fetch.seededFile layer.blob;
           inherit (layer) digest size diffId;
@@ -137,12 +144,14 @@ let
           } (features layer)
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 
-      chain = builtins.foldl'
+      chainOf = layers: builtins.foldl'
         (acc: layer:
           let drv = layerOf acc (builtins.length acc.layers) layer; in
           { debs = if layer.kind == "debs" then drv else acc.debs; layers = acc.layers ++ [ drv ]; })
         { debs = null; layers = [ ]; }
-        spec.layers;
+        layers;
+
+      chain = chainOf spec.layers;
 
       image = boot.pythonDerivation "oci_image.py" {
         name = fetch.storeName "image-${spec.name}";

@@ -31,7 +31,7 @@ from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
 from nixbuild.api.image import Image
 from nixbuild.errors import BuildError, NixbuildError, locate
-from nixbuild.expand import expand
+from nixbuild.expand import expand_with_stages
 from nixbuild.loader import load_images, pick
 from nixbuild.lock import LOCK_NAME, Lock, OutputLock, exclusive, read_lock, write_lock
 from nixbuild.oci.layout import OciLayout
@@ -67,6 +67,9 @@ class Project:
     skipped: dict[str, NixbuildError] = field(default_factory=dict)
     # Every image the app defines, also those --image left out: the lock keeps their pins.
     defined: frozenset[str] = frozenset()
+    # The chains a COPY --from of an image copies out of (nixbuild.expand), by name: locked,
+    # seeded and built like images, never reported or kept as one.
+    stages: dict[str, Image] = field(default_factory=dict)
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
@@ -81,11 +84,14 @@ class Project:
         cwd = Path.cwd()
         everything = load_images(app)
         loaded = pick(everything, image, app)
-        images, skipped = {}, {}
+        images, skipped, stages = {}, {}, {}
         for name, img in loaded.items():
             try:
-                images[name] = expand(name, img, cwd=cwd)
+                images[name], used = expand_with_stages(name, img, cwd=cwd)
+                for stage, chained in used.items():
+                    chain.require_supported(stage, chained)
                 chain.require_supported(name, images[name])
+                stages.update(used)
             except NixbuildError as exc:
                 exc.place = locate(exc, {name: images.get(name, img)})  # the step's line, while the image is at hand
                 images.pop(name, None)
@@ -95,7 +101,20 @@ class Project:
         return cls(app=app, images=images, lock_path=(lock_path or app.parent / LOCK_NAME).resolve(),
                    settings=settings or Settings.from_env(), cwd=cwd,
                    store=str(store.resolve()) if store is not None else None, skipped=skipped,
-                   defined=frozenset(everything))
+                   defined=frozenset(everything) | frozenset(stages), stages=stages)
+
+    @property
+    def chains(self) -> dict[str, Image]:
+        """Every chain that is locked and built: the stages, then the images."""
+        return {**self.stages, **self.images}
+
+    def stages_of(self, name: str) -> list[str]:
+        """The stages image (or stage) ``name`` copies from, directly or not, deepest first."""
+        out: list[str] = []
+        for step in self.chains[name].steps:
+            if step.kind == "copy_from" and step.image not in out:
+                out += [s for s in self.stages_of(step.image) if s not in out] + [step.image]
+        return out
 
     @property
     def out_dir(self) -> Path:
@@ -117,7 +136,7 @@ class Project:
     def lock(self, *, update: bool = False, frozen: bool = False, progress: Progress = lambda _m: None) -> Lock:
         """The lock for these images: read, its pins verified against their signed index
         snapshots, and re-resolved where stale (written atomically, under the lock's flock)."""
-        for name in self.images:
+        for name in self.chains:
             self.local_trees(name)  # a missing local path fails before anything is locked
         with exclusive(self.lock_path, progress):
             new = self._lock(update=update, frozen=frozen, progress=progress)
@@ -127,12 +146,12 @@ class Project:
     def _lock(self, *, update: bool, frozen: bool, progress: Progress) -> Lock:
         current = read_lock(self.lock_path)
         if current is not None and not update:
-            locking.verify_pins(self.images, current, self.settings)
-        if not update and not locking.stale(self.images, current, self.defined):
+            locking.verify_pins(self.chains, current, self.settings)
+        if not update and not locking.stale(self.chains, current, self.defined):
             return current
         if frozen:
-            locking.require_fresh(self.images, current, self.lock_path, self.defined)
-        new = locking.lock(self.images, current, self.settings, update=update, progress=progress)
+            locking.require_fresh(self.chains, current, self.lock_path, self.defined)
+        new = locking.lock(self.chains, current, self.settings, update=update, progress=progress)
         if current is not None:
             # Images not loaded this time (--image) keep their pins; pinned step outputs stay
             # (each is only used while the step and everything below it are unchanged).
@@ -153,19 +172,21 @@ class Project:
                 self._trees[name] = {
                     index: local_tree.tree_of(step, cwd=self.cwd, where=chain.step_where(name, index, step),
                                               cache_dir=self.settings.cache_dir)
-                    for index, step in enumerate(self.images[name].steps) if isinstance(step, chain.LOCAL_KINDS)
+                    for index, step in enumerate(self.chains[name].steps) if isinstance(step, chain.LOCAL_KINDS)
                 }
         return self._trees[name]
 
     def spec(self, name: str, lock: Lock, network: frozenset[int] = frozenset()) -> plan.ImageSpec:
-        return plan.image_spec(name, self.images[name], lock.images[name], lock.bootstrap, self.settings,
-                               self.local_trees(name), network, nonce=self._nonce,
+        stages = {stage: self.spec(stage, lock).layers for stage in dict.fromkeys(
+            step.image for step in self.chains[name].steps if step.kind == "copy_from")}
+        return plan.image_spec(name, self.chains[name], lock.images[name], lock.bootstrap, self.settings,
+                               self.local_trees(name), network, stages=stages, nonce=self._nonce,
                                force_all=self.settings.force_build or self.settings.ignore_cache)
 
     def secret_env(self, name: str) -> dict[str, str]:
         """The environment that carries each secret-using step's values to its builder."""
         env, users = {}, []
-        for index, step in enumerate(self.images[name].steps):
+        for index, step in enumerate(self.chains[name].steps):
             secrets = getattr(step, "secrets", ())
             if secrets:
                 values: dict[str, str] = {}
@@ -194,12 +215,12 @@ class Project:
         busybox = lock.bootstrap.busybox
         seed.ensure(busybox, lock.bootstrap.busybox_nar_hash,
                     self.settings.deb_url(busybox.archive, busybox.path), self.settings.cache_dir, store)
-        for name in self.images:
+        for name in self.chains:
             for tree in self.local_trees(name).values():
                 local_tree.ensure(tree, self.settings.cache_dir, store)
             for pinned in lock.images[name].steps:
                 if pinned.registry is not None:
-                    step = self.images[name].steps[pinned.index]
+                    step = self.chains[name].steps[pinned.index]
                     registry_blobs.ensure(step, pinned.registry, self.settings.cache_dir,
                                           chain.step_where(name, pinned.index, step), store)
 
@@ -210,14 +231,19 @@ class Project:
 
     def _build(self, *, frozen: bool, progress: Progress) -> list[BuiltImage]:
         lock = self.lock(frozen=frozen, progress=progress)
-        for name in self.images:
+        for name in self.chains:
             self.secret_env(name)  # secrets resolve, and Nix can hand them over, before any build
         self.seed(lock, self.store)
         built = []
         for name in self.images:
-            progress(f"building image {name!r}")
             link = self.image_link(name)
             link.parent.mkdir(parents=True, exist_ok=True)
+            # The stages it copies from first, each on its own: a stage's network step gets its
+            # output pinned there, as an image's does (no out-link: the image's closure keeps them).
+            for stage in self.stages_of(name):
+                progress(f"building stage {stage!r}")
+                _, lock = self._build_image(stage, lock, None, progress)
+            progress(f"building image {name!r}")
             path, lock = self._build_image(name, lock, link, progress)
             built.append(self._keep(name, path, link, lock, progress))
         return built
@@ -255,9 +281,9 @@ class Project:
                 index, layer = _run_layer(spec, exc.drv)
                 if layer is None or layer.outputHash is not None:
                     raise explain_build_error(exc, lock, name, spec, link) from None
-                progress(f"pinned the output of step {index} {self.images[name].steps[index].kind}")
+                progress(f"pinned the output of step {index} {self.chains[name].steps[index].kind}")
                 lock = self.record_output(lock, name, index, OutputLock(
-                    index=index, kind=self.images[name].steps[index].kind, inputs=layer.inputs,
+                    index=index, kind=self.chains[name].steps[index].kind, inputs=layer.inputs,
                     output_hash=exc.got))
             except BuildError as exc:
                 # The mirror dropped pinned .debs: fetch them elsewhere (each once), build again.

@@ -28,7 +28,7 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # is resolved or built.
 SUPPORTED = frozenset({"debian_slim", "from_registry", "from_scratch", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
-                       "run_function", "pip_install", "uv_pip_install", "pip_install_from_requirements",
+                       "run_function", "copy_from", "pip_install", "uv_pip_install", "pip_install_from_requirements",
                        "pip_install_from_pyproject", "uv_sync"})
 ROOT_USERS = frozenset({"root", "0"})
 # The distribution of an image on a registry base: the base's own (its facts are in the lock);

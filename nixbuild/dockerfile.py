@@ -14,6 +14,8 @@ into the equivalent step:
 ``WORKDIR``                :class:`Workdir`
 ``ENTRYPOINT/CMD/SHELL``   :class:`Entrypoint` / :class:`Cmd` / :class:`Shell`
 ``COPY``/``ADD`` (local)   :class:`AddLocalFile` / :class:`AddLocalDir` with ``copy=True``
+``COPY --from=X``          :class:`CopyFrom`: paths of stage ``X`` (or of the image ``X``),
+                           copied as root with their modes, as Docker does
 ``ARG``                    no step: its value is substituted into later instructions
 ``LABEL/EXPOSE/VOLUME``    :class:`ImageMetadata`: the OCI config's Labels, ExposedPorts,
 ``STOPSIGNAL/USER``        Volumes, StopSignal, User (build steps after a non-root USER are
@@ -32,13 +34,14 @@ time, from the environment).
 
 Every error names ``where`` and the Dockerfile line (1-based, counted over the joined lines).
 
-``from_dockerfile`` (:func:`from_dockerfile`) is a file of such lines after one ``FROM``: the
-``ARG`` lines before it (defaults, overridden by ``build_args``) are substituted into it, its
-image becomes the base step (``from_registry`` with the step's ``registry_secret`` and
-``add_python``, or ``from_scratch``), and the lines after it a ``dockerfile_commands`` step
-with the step's context, ignore rules, build args, secrets, env and gpu. A stage ``ARG NAME``
-without a default takes the value of the global one, as in Docker. A file with several
-``FROM`` lines (a multi-stage build) is refused for now.
+``from_dockerfile`` (:func:`from_dockerfile`) is a file of stages, one per ``FROM``: the
+``ARG`` lines before the first (defaults, overridden by ``build_args``) are substituted into
+every ``FROM``; a stage's image becomes its base step (``from_registry`` with the step's
+``registry_secret``, ``from_scratch``, or the steps of the earlier stage it names), and its
+lines a ``dockerfile_commands`` step with the step's context, ignore rules, build args,
+secrets, env and gpu. A stage's ``ARG NAME`` without a default takes the global value, as in
+Docker. The last stage is the image (``add_python`` applies to it); an earlier one is built
+only when a ``COPY --from`` names it (nixbuild/expand.py).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,7 @@ from nixbuild.api.steps import (
     AddLocalDir,
     AddLocalFile,
     Cmd,
+    CopyFrom,
     DockerfileCommands,
     Entrypoint,
     Env,
@@ -123,10 +128,19 @@ def translate(
     return _Translator(step, cwd=cwd, where=where, workdir=workdir, image_env=image_env or {}, shell=shell).run()
 
 
-def from_dockerfile(step: FromDockerfile, *, cwd: Path, where: str) -> list[Step]:
-    """The base step and the ``dockerfile_commands`` step of a ``from_dockerfile`` step (see
-    the module docstring); the file is read now, relative to ``cwd``, as Modal reads it at
-    build time."""
+@dataclass
+class Stage:
+    """One ``FROM`` of a Dockerfile: its name (``AS name``, else None), its position, and its
+    steps (its base, or the steps of the earlier stage it starts from, then its lines)."""
+
+    name: str | None
+    index: int
+    steps: list[Step]
+
+
+def from_dockerfile(step: FromDockerfile, *, cwd: Path, where: str) -> list[Stage]:
+    """The stages of a ``from_dockerfile`` step's file, the image's own last (see the module
+    docstring); the file is read now, relative to ``cwd``, as Modal reads it at build time."""
     path = cwd / step.path
     try:
         content = path.read_text("utf-8")
@@ -138,54 +152,71 @@ def from_dockerfile(step: FromDockerfile, *, cwd: Path, where: str) -> list[Step
     froms = [item for item in instructions if item["instruction"] == "FROM"]
     if not froms:
         raise InvalidError(f"{step.path} has no FROM line", where=where, fix="start the Dockerfile with FROM <image>")
-    if len(froms) > 1:
-        if step.registry_secret is not None:  # Modal's own refusal comes first
-            raise InvalidError("`registry_secret` is not supported with multi-stage Dockerfiles.", where=where)
-        raise InvalidError(f"{step.path} is a multi-stage Dockerfile ({len(froms)} FROM lines), which nixbuild does "
-                           "not build yet", where=f"{where}, Dockerfile line {froms[1]['startline'] + 1}",
-                           fix="build the earlier stages into an image, push it, and COPY from it in a RUN step, "
-                               "or make the Dockerfile one stage")
-    (first,) = froms
-    here = f"{where}, Dockerfile line {first['startline'] + 1}: {lines[first['startline']].strip()}"
-    global_args: dict[str, str] = {}
+    if len(froms) > 1 and step.registry_secret is not None:  # Modal's own refusal
+        raise InvalidError("`registry_secret` is not supported with multi-stage Dockerfiles.", where=where)
+    global_args = _global_args(step, instructions, froms[0], f"{where}, Dockerfile line {froms[0]['startline'] + 1}")
+    stages: list[Stage] = []
+    for number, item in enumerate(froms):
+        here = f"{where}, Dockerfile line {item['startline'] + 1}: {lines[item['startline']].strip()}"
+        image, name = _from_line(item["value"], global_args, here)
+        earlier = next((s for s in stages if s.name is not None and s.name == image.lower()), None)
+        if earlier is not None:
+            base = list(earlier.steps)
+        elif image == "scratch":
+            if step.add_python:
+                raise InvalidError("add_python on FROM scratch: the standalone Python needs a C library", where=here,
+                                   fix="start from an image with glibc (Debian, Ubuntu, ...)")
+            base = [FromScratch(force_build=step.force_build)]
+        else:
+            # add_python is the last stage's (Modal adds it to the image); the login is the one FROM's.
+            last = number == len(froms) - 1
+            base = [FromRegistry(tag=image, registry_secret=step.registry_secret,
+                                 registry_auth="static" if step.registry_secret is not None else None,
+                                 add_python=step.add_python if last else None, force_build=step.force_build)]
+        end = froms[number + 1]["startline"] if number + 1 < len(froms) else len(lines)
+        body = [i for i in instructions if item["endline"] < i["startline"] < end]
+        if body:
+            # The lines outside the stage stay as blank lines: errors count lines as the file does.
+            rest = "\n".join("" if not item["endline"] < n < end else line for n, line in enumerate(lines))
+            # A stage's `ARG NAME` with no default takes the global one (Docker's rule).
+            stage_args = {**{k: v for k, v in global_args.items()
+                             if any(i["instruction"] == "ARG" and i["value"].strip() == k for i in body)},
+                          **step.build_args}
+            base.append(DockerfileCommands(commands=(rest,), context_dir=step.context_dir, ignore=step.ignore,
+                                           build_args=stage_args, secrets=step.secrets, env=step.env, gpu=step.gpu,
+                                           force_build=step.force_build))
+        stages.append(Stage(name=name, index=number, steps=base))
+    return stages
+
+
+def _global_args(step: FromDockerfile, instructions: list[dict[str, Any]], first: dict[str, Any],
+                 where: str) -> dict[str, str]:
+    """The ARGs before the first FROM, with their values (``build_args`` first)."""
+    values: dict[str, str] = {}
     for item in instructions:
         if item["startline"] >= first["startline"]:
             break
         if item["instruction"] != "ARG":
-            raise InvalidError(f"{item['instruction']} before FROM", where=here,
-                               fix="only ARG lines may come before FROM")
+            raise InvalidError(f"{item['instruction']} before FROM", where=where, fix="only ARG lines may come before FROM")
         for word in _split_words(item["value"]):
             name, sep, default = word.partition("=")
-            value = step.build_args.get(name, _word(default, global_args, here) if sep else None)
+            value = step.build_args.get(name, _word(default, values, where) if sep else None)
             if value is not None:
-                global_args[name] = value
-    words = [_word(word, global_args, here) for word in _split_words(first["value"])]
+                values[name] = value
+    return values
+
+
+def _from_line(value: str, args: Mapping[str, str], where: str) -> tuple[str, str | None]:
+    """(image, stage name) of a FROM line's value."""
+    words = [_word(word, args, where) for word in _split_words(value)]
     platform = [w for w in words if w.startswith("--platform=")]
     words = [w for w in words if not w.startswith("--")]
     if platform and platform[0].split("=", 1)[1] not in ("linux/amd64", "linux/x86_64"):
-        raise InvalidError(f"FROM {platform[0]}: nixbuild builds linux/amd64 images only", where=here,
+        raise InvalidError(f"FROM {platform[0]}: nixbuild builds linux/amd64 images only", where=where,
                            fix="drop --platform, or use linux/amd64")
     if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
-        raise InvalidError("FROM takes an image, optionally `AS name`", where=here, fix="write FROM <image> [AS <name>]")
-    options = dict(force_build=step.force_build)
-    if words[0] == "scratch":
-        if step.add_python:
-            raise InvalidError("add_python on FROM scratch: the standalone Python needs a C library", where=here,
-                               fix="start from an image with glibc (Debian, Ubuntu, ...)")
-        base: Step = FromScratch(**options)
-    else:
-        base = FromRegistry(tag=words[0], registry_secret=step.registry_secret, add_python=step.add_python,
-                            registry_auth="static" if step.registry_secret is not None else None, **options)
-    # The lines up to FROM stay as blank lines, so that errors count lines as the file does.
-    rest = "\n".join([""] * (first["endline"] + 1) + lines[first["endline"] + 1:])
-    if not [item for item in instructions if item["startline"] > first["endline"]]:
-        return [base]
-    # A stage's `ARG NAME` with no default takes the global one (Docker's rule).
-    stage_args = {**{name: value for name, value in global_args.items() if re.search(
-        rf"^\s*ARG\s+{re.escape(name)}\s*$", rest, re.MULTILINE | re.IGNORECASE)}, **step.build_args}
-    return [base, DockerfileCommands(commands=(rest,), context_dir=step.context_dir, ignore=step.ignore,
-                                     build_args=stage_args, secrets=step.secrets, env=step.env, gpu=step.gpu,
-                                     force_build=step.force_build)]
+        raise InvalidError("FROM takes an image, optionally `AS name`", where=where, fix="write FROM <image> [AS <name>]")
+    return words[0], (words[2].lower() if len(words) == 3 else None)
 
 
 def _word(text: str, args: Mapping[str, str], where: str) -> str:
@@ -689,12 +720,15 @@ class _Translator:
 
     def _copy(self, name: str, value: str) -> list[Step]:
         rest = value.strip()
+        source_from: str | None = None
         while rest.startswith("--"):
             flag, *tail = rest.split(None, 1)
             rest = tail[0] if tail else ""
-            if flag.startswith("--from"):
-                raise self.error(f"{name} --from is not supported: dockerfile_commands builds a single stage",
-                                 fix="copy the files from the local build context, or use a registry image as base")
+            if flag.startswith("--from="):
+                if name == "ADD":
+                    raise self.error("ADD --from is not a Docker instruction", fix="use COPY --from=...")
+                source_from = self.expand(flag.split("=", 1)[1])
+                continue
             if not flag.startswith(_STRIPPED_COPY_FLAGS):
                 raise self.error(f"COPY command: {flag} using special flags/arguments/variables are not supported",
                                  fix=f"remove {flag} from the {name} line")
@@ -704,6 +738,8 @@ class _Translator:
             raise self.error(f"{name} requires at least two arguments, but got {len(raw)}",
                              fix=f"write {name} <source>... <destination>")
         *raw_sources, raw_dest = raw
+        if source_from is not None:
+            return [self._copy_from(source_from, raw_sources, raw_dest, argv is not None)]
         sources = []
         for word in raw_sources:
             plain = word if argv is not None else self.unquote(word)
@@ -735,6 +771,20 @@ class _Translator:
             else:
                 out.extend(self._dir_steps(rel, dest_abs))
         return out
+
+    def _copy_from(self, source_from: str, raw_sources: list[str], raw_dest: str, exec_form: bool) -> CopyFrom:
+        """``COPY --from``: the paths are the other image's, absolute or relative to its root."""
+        sources = []
+        for word in raw_sources:
+            path = self.expand(word)
+            if _GLOB_CHARS & set(path):
+                raise self.error(f"COPY --from with a wildcard ({path}) is not supported by nixbuild yet",
+                                 fix="name each path to copy")
+            sources.append("/" + posixpath.normpath(path).lstrip("/"))
+        dest = self.expand(raw_dest)
+        dest_abs = "/" + posixpath.normpath(posixpath.join(self.workdir, dest)).lstrip("/")
+        into_dir = dest in ("", ".") or dest.endswith("/") or len(sources) > 1
+        return CopyFrom(source=source_from, sources=tuple(sources), dest=dest_abs, into_dir=into_dir)
 
     def _resolve(self, name: str, source: str) -> list[tuple[str, str]]:
         """A COPY source as (context-relative path, kind) items; a wildcard may give several."""

@@ -10,17 +10,24 @@ add_local_* with copy=True, ENV, WORKDIR, ...). Docker reads a Dockerfile line a
 image as earlier steps left it (working directory, environment, shell), so the chain is
 walked with the same configuration state the plan uses. Each step made from a line keeps the
 origin (app file and line) of the ``dockerfile_commands`` call it came from.
+
+``COPY --from=X`` (a ``copy_from`` step) copies out of another chain: stage ``X`` of the
+Dockerfile (by ``AS`` name or number), else the registry image ``X``. That chain is expanded
+too and returned beside the image as ``NAME.X``: the project locks and builds it like an
+image of its own (so its pins, network outputs and secrets work unchanged), and the copy
+layer is built on its layers.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from nixbuild.api.ignore import AUTO_DOCKERIGNORE
 from nixbuild.api.image import Image
-from nixbuild.api.steps import DockerfileCommands, FromDockerfile, FromRegistry, Step
+from nixbuild.api.steps import CopyFrom, DockerfileCommands, FromDockerfile, FromRegistry, Step
 from nixbuild.chain import config_update, step_where
-from nixbuild.dockerfile import from_dockerfile, translate
+from nixbuild.dockerfile import Stage, from_dockerfile, translate
 from nixbuild.plan import ConfigState
 from nixbuild.warn import warn
 
@@ -36,25 +43,61 @@ def _setup_commands(step: FromRegistry, where: str) -> list[Step]:
 
 
 def expand(name: str, image: Image, *, cwd: Path) -> Image:
-    if not any(isinstance(step, (DockerfileCommands, FromRegistry, FromDockerfile)) for step in image.steps):
-        return image
-    steps, origins = [], []
-    config = ConfigState()
-    for index, step in enumerate(image.steps):
-        where = step_where(name, index, step)
-        if isinstance(step, FromDockerfile):
-            parts = from_dockerfile(step, cwd=cwd, where=where)
-        else:
-            parts = _setup_commands(step, where) if isinstance(step, FromRegistry) else [step]
+    """The image with every composite step replaced (see the module docstring)."""
+    return expand_with_stages(name, image, cwd=cwd)[0]
+
+
+def expand_with_stages(name: str, image: Image, *, cwd: Path) -> tuple[Image, dict[str, Image]]:
+    """The expanded image, and the chains its ``COPY --from`` steps copy from, by the name
+    each is locked and built under (``NAME.STAGE``)."""
+    expander = _Expander(name, cwd)
+    return expander.image(image), expander.stages
+
+
+class _Expander:
+    def __init__(self, name: str, cwd: Path):
+        self.name, self.cwd = name, cwd
+        self.stages: dict[str, Image] = {}
+
+    def image(self, image: Image) -> Image:
+        steps, origins, config = [], [], ConfigState()
+        for index, step in enumerate(image.steps):
+            where = step_where(self.name, index, step)
+            stages: list[Stage] = []
+            if isinstance(step, FromDockerfile):
+                stages = from_dockerfile(step, cwd=self.cwd, where=where)
+                parts = stages[-1].steps
+            else:
+                parts = _setup_commands(step, where) if isinstance(step, FromRegistry) else [step]
+            self._walk(parts, image.origin(index), stages, steps, origins, config, self.name)
+        return Image._from_steps(tuple(steps), tuple(origins))
+
+    def _walk(self, parts: list[Step], origin, stages: list[Stage], steps: list, origins: list,
+              config: ConfigState, label: str) -> None:
         for part in parts:
             replacement = [part]
             if isinstance(part, DockerfileCommands):
                 # A registry base's Env is not known before it is locked: $VAR in these lines
                 # sees the chain's own ENV values only.
-                replacement = translate(part, cwd=cwd, where=step_where(name, len(steps), part),
+                replacement = translate(part, cwd=self.cwd, where=step_where(label, len(steps), part),
                                         workdir=config.workdir or "/", image_env=config.env, shell=config.shell)
             for item in replacement:
+                if isinstance(item, CopyFrom):
+                    item = item.model_copy(update={"image": self._stage(item.source, stages, origin)})
                 config_update(item, config)
                 steps.append(item)
-                origins.append(image.origin(index))
-    return Image._from_steps(tuple(steps), tuple(origins))
+                origins.append(origin)
+
+    def _stage(self, source: str, stages: list[Stage], origin) -> str:
+        """The name of the chain ``COPY --from=source`` copies from, expanded once: an earlier
+        stage (by name or number), else the image ``source`` names."""
+        key = source.lower()
+        stage = next((s for s in stages if s.name == key or str(s.index) == key), None)
+        label = f"{self.name}.{re.sub(r'[^A-Za-z0-9._-]+', '-', (stage.name or str(stage.index)) if stage else source)}"
+        if label not in self.stages:
+            parts = stage.steps if stage is not None else [FromRegistry(tag=source)]
+            steps, origins = [], []
+            self._walk(parts, origin, [s for s in stages if stage is None or s.index < stage.index], steps, origins,
+                       ConfigState(), label)
+            self.stages[label] = Image._from_steps(tuple(steps), tuple(origins))
+        return label

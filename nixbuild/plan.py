@@ -23,7 +23,7 @@ from nixbuild.api.image import Image
 from nixbuild.debian.slim import BASE_ENV, BASE_PYTHON_TOOLS
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
 from nixbuild.settings import Settings
-from nixbuild.api.steps import ImageMetadata, RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
+from nixbuild.api.steps import CopyFrom, ImageMetadata, RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
 from nixbuild.chain import LOCAL_KINDS, PYTHON_KINDS, ROOT_USERS, config_update, require_supported, step_where
 from nixbuild.errors import InvalidError
 from nixbuild.local.tree import LocalTree, relative_sources
@@ -184,7 +184,20 @@ class WheelsLayer(_Layer):
     systemFeatures: list[str] = []
 
 
-LayerSpec = Annotated[DebLayer | RegistryLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer, Field(discriminator="kind")]
+class CopyLayer(_Layer):
+    """``COPY --from``: paths out of another chain's filesystem (builders/copy_layer.py),
+    whose layers are ``stage`` (the same derivations that chain's own build makes)."""
+
+    kind: Literal["copy"] = "copy"
+    stage: list["LayerSpec"]
+    sources: list[str]
+    dest: str
+    intoDir: bool
+
+
+LayerSpec = Annotated[DebLayer | RegistryLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer | CopyLayer,
+                      Field(discriminator="kind")]
+CopyLayer.model_rebuild()
 
 
 class ImageConfig(Model):
@@ -401,10 +414,12 @@ def _refuse_base_user(name: str, image: Image, locked: ImageLock) -> None:
 
 def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapLock,
                settings: Settings, trees: dict[int, LocalTree], network: frozenset[int] = frozenset(),
+               stages: dict[str, list[LayerSpec]] | None = None,
                nonce: str | None = None, force_all: bool = False) -> ImageSpec:
     """The spec of one image. ``trees`` holds the imported tree of every local-files step;
     ``network`` names the run steps found to need the network that the lock has no output
-    hash for yet; ``nonce`` marks the layers that force_build rebuilds."""
+    hash for yet; ``stages`` the layers of each chain a ``copy_from`` step copies out of;
+    ``nonce`` marks the layers that force_build rebuilds."""
     require_supported(name, image)
     _refuse_base_user(name, image, locked)
     steps = {s.index: s for s in locked.steps}
@@ -422,6 +437,9 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
                                      modes=tree.modes))
         elif isinstance(step, (RunCommands, RunFunction)):
             layers.append(_run_layer(index, step, common, config, layers, locked, index in network))
+        elif isinstance(step, CopyFrom):
+            layers.append(CopyLayer(**common, stage=(stages or {})[step.image], sources=list(step.sources),
+                                    dest=step.dest, intoDir=step.into_dir))
         else:
             config_update(step, config)
     return ImageSpec(

@@ -1,12 +1,13 @@
-"""An image from a Dockerfile (Modal's `Image.from_dockerfile`).
+"""An image from a two-stage Dockerfile (Modal's `Image.from_dockerfile`).
 
     nixbuild build examples/dockerfile/app.py
     nixbuild run examples/dockerfile/app.py
 
-The Dockerfile's ARG before FROM picks the base (`DOCKERFILE_BASE` here, through
-`build_args`); the FROM image is pinned by digest like `from_registry`'s, and the lines after
-it are translated one by one (RUN, ENV, WORKDIR, COPY from `context_dir`, LABEL, EXPOSE, CMD).
-A multi-stage Dockerfile is refused for now.
+The Dockerfile's ARG before FROM picks the base of both stages (`DOCKERFILE_BASE` here,
+through `build_args`); each FROM image is pinned by digest like `from_registry`'s, and the
+lines are translated one by one (RUN, ENV, WORKDIR, COPY from `context_dir`, LABEL, EXPOSE,
+CMD). The `build` stage is locked and built as a chain of its own (`image.build` in the lock);
+the image holds only what `COPY --from=build` takes out of it.
 """
 
 import os

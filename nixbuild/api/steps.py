@@ -293,6 +293,23 @@ with warnings.catch_warnings():
         ignore: IgnoreSpec
 
 
+class CopyFrom(_Step):
+    """A Dockerfile's ``COPY --from=STAGE|IMAGE``: paths out of another image's filesystem.
+
+    Made by the Dockerfile translation only. ``source`` is the ``--from`` value as written;
+    ``image`` names the chain that provides the files (an earlier stage of the Dockerfile, or
+    a registry image), which nixbuild locks and builds like an image of its own (see
+    nixbuild/expand.py). ``dest`` is absolute; ``into_dir`` says a file goes *into* it.
+    """
+
+    kind: Literal["copy_from"] = "copy_from"
+    source: str
+    image: str = ""
+    sources: tuple[str, ...]
+    dest: str
+    into_dir: bool = False
+
+
 # ---------------------------------------------------------------------------------------------
 # Image configuration
 
@@ -362,6 +379,7 @@ Step = Annotated[
     | AddLocalFile
     | AddLocalDir
     | AddLocalPythonSource
+    | CopyFrom
     | Env
     | Workdir
     | Entrypoint

@@ -172,16 +172,20 @@ def test_a_private_registry_takes_the_secret_and_keeps_it_out_of_everything(cli,
     assert not leaks and password not in built.stdout + built.stderr + ran.stderr
 
 
-def test_from_dockerfile_pins_its_from_image_and_translates_the_rest(cli, bases, tmp_path):
-    """examples/dockerfile: ARG before FROM (a build arg picks the base), COPY from the context,
-    RUN with an ARG, ENV, WORKDIR, LABEL, EXPOSE and CMD."""
+def test_a_two_stage_dockerfile_copies_from_its_build_stage(cli, bases, tmp_path):
+    """examples/dockerfile: ARG before FROM (a build arg picks the base of both stages), a
+    build stage with COPY from the context and a RUN, then COPY --from=build, ENV, WORKDIR,
+    LABEL, EXPOSE and CMD in the image's own stage."""
     folder = tmp_path / "dockerfile"
     shutil.copytree(EXAMPLES / "dockerfile", folder)
     env = {"DOCKERFILE_BASE": bases["quickstart"]}
     (built,) = cli.json("build", folder / "app.py", env=env)
     assert built["base"]["reference"] == bases["quickstart"]
+    lock = json.loads((folder / "nixbuild.lock").read_text())["images"]
+    assert set(lock) == {"image", "image.build"}  # the stage is locked as a chain of its own
     remote = skopeo_json("inspect", "--tls-verify=false", f"docker://{bases['quickstart']}")
-    assert skopeo_json("inspect", f"oci:{built['layout']}:latest")["Layers"][:3] == remote["Layers"]
+    layers = skopeo_json("inspect", f"oci:{built['layout']}:latest")["Layers"]
+    assert layers[:3] == remote["Layers"] and len(layers) == 5  # the base, then the two COPY --from
     config = skopeo_json("inspect", "--config", f"oci:{built['layout']}:latest")["config"]
     assert "APP_HOME=/srv/app" in config["Env"] and "GREETING=hello" in config["Env"]  # the base's Env kept
     assert (config["WorkingDir"], config["Cmd"], config["ExposedPorts"]) == ("/srv/app", ["python3", "/srv/app/main.py"],
@@ -189,3 +193,7 @@ def test_from_dockerfile_pins_its_from_image_and_translates_the_rest(cli, bases,
     assert config["Labels"] == {"org.opencontainers.image.title": "nixbuild dockerfile example"}
     ran = cli("run", folder / "app.py", env=env)
     assert ran.stdout == "hi from a Dockerfile in /srv/app\n", ran.stdout + ran.stderr
+    # Only what COPY --from took: the build stage's /src stays in the stage.
+    ran = cli("run", folder / "app.py", "--", "sh", "-c", "ls /srv/app/__pycache__ | wc -l; test -e /src || echo no-src",
+              env=env)
+    assert ran.stdout.split() == ["1", "no-src"], ran.stdout
