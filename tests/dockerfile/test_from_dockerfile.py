@@ -14,10 +14,15 @@ from nixbuild.errors import InvalidError
 WHERE = "image 'x', step 0 from_dockerfile"
 
 
-def steps_of(tmp_path: Path, text: str, **kwargs):
+def stages_of(tmp_path: Path, text: str, **kwargs):
     (tmp_path / "Dockerfile").write_text(text)
     step = Image.from_dockerfile("Dockerfile", **kwargs).steps[0]
     return from_dockerfile(step, cwd=tmp_path, where=WHERE)
+
+
+def steps_of(tmp_path: Path, text: str, **kwargs):
+    """The image's own (last) stage."""
+    return stages_of(tmp_path, text, **kwargs)[-1].steps
 
 
 def test_args_before_from_pick_the_base_and_build_args_win(tmp_path):
@@ -40,9 +45,6 @@ def test_the_registry_secret_is_the_pull_login(tmp_path):
 def test_scratch_and_what_is_refused(tmp_path):
     (base, _) = steps_of(tmp_path, "FROM scratch\nCOPY Dockerfile /\n")
     assert isinstance(base, FromScratch)
-    with pytest.raises(InvalidError, match="multi-stage") as raised:
-        steps_of(tmp_path, "FROM a AS build\nRUN make\nFROM b\nCOPY --from=build /out /out\n")
-    assert "Dockerfile line 3" in str(raised.value.where)
     secret = Secret.from_dict({"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p"})
     with pytest.raises(InvalidError, match="`registry_secret` is not supported with multi-stage Dockerfiles."):
         steps_of(tmp_path, "FROM a\nFROM b\n", registry_secret=secret)
@@ -54,3 +56,15 @@ def test_scratch_and_what_is_refused(tmp_path):
         steps_of(tmp_path, "RUN true\n")
     with pytest.raises(InvalidError, match="cannot read the Dockerfile"):
         from_dockerfile(Image.from_dockerfile("missing/Dockerfile").steps[0], cwd=tmp_path, where=WHERE)
+
+
+def test_stages_by_name_and_number_and_a_stage_built_on_another(tmp_path):
+    text = ("ARG BASE=127.0.0.1:5000/py:3\nFROM $BASE AS Build\nRUN make\nFROM build AS test\nRUN make test\n"
+            "FROM 127.0.0.1:5000/slim:1\nCOPY --from=build /out /out\n")
+    build, test, final = stages_of(tmp_path, text, add_python="3.12")
+    assert (build.name, build.index, test.name, final.name) == ("build", 0, "test", None)
+    assert build.steps[0] == FromRegistry(tag="127.0.0.1:5000/py:3")  # add_python is the last stage's only
+    assert test.steps[:2] == build.steps and len(test.steps) == 3  # FROM build: the build stage's steps, then its own
+    assert final.steps[0].add_python == "3.12" and final.steps[0].tag == "127.0.0.1:5000/slim:1"
+    # Each stage keeps only its own lines (the others blank), so line numbers stay the file's.
+    assert build.steps[1].commands[0].split("\n")[2] == "RUN make" and "make test" not in build.steps[1].commands[0]

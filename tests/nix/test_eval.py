@@ -110,3 +110,13 @@ def test_a_gpu_deb_layer_requires_the_builder_features(tmp_path):
     value["layers"][1]["systemFeatures"] = ["cuda", "gpu-t4"]
     features = evaluate("map (l: l.requiredSystemFeatures or null) (lib.buildImage spec).layers", value, tmp_path)
     assert features == [None, ["cuda", "gpu-t4"]]
+
+
+def test_a_copy_layer_builds_on_the_very_derivations_of_the_chain_it_copies_from(tmp_path):
+    stage = spec(layers=2)
+    image = spec(layers=1)
+    image["layers"].append({"kind": "copy", "name": "1-copy_from", "createdBy": "COPY --from=build /out /out",
+                            "stage": stage["layers"], "sources": ["/out"], "dest": "/out", "intoDir": False})
+    lower = evaluate("map (d: d.outPath) (builtins.elemAt (lib.buildImage spec).layers 1).lower", image, tmp_path)
+    own = evaluate("map (d: d.outPath) (lib.buildImage spec).layers", stage, tmp_path)
+    assert lower == own and len(own) == 2
