@@ -18,7 +18,9 @@
 #              the layers below (maintainer-script effects run in their chroot)
 #     "registry": blob = { name; sha256; } (a layer blob of a registry base, seeded by the CLI
 #              under that name: fetch.nix seededFile); digest, size, diffId: the blob as the
-#              base's manifest and config give it. The blob is the layer, byte for byte
+#              base's manifest and config give it. The blob is the layer, byte for byte;
+#              dpkgStatus (bool): it holds the base's dpkg status, which "debs" layers above
+#              build on
 #     "standalone": archive = { url; sha256; name; }: a python-build-standalone install_only
 #              archive, its python/ tree unpacked into /usr/local (less its bundled pip)
 #     "files": tree = { name; narHash; } (a tree seeded by the CLI, laid out as in the image);
@@ -73,7 +75,8 @@ let
       # Any valid sha256: a network step's first build fails on it and Nix reports the real one.
       fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-      # acc: { debs = the last deb layer (its dpkg-status is the next one's base); layers }
+      # acc: { debs = the last layer with a dpkg-status (a deb layer, or a registry base's layer
+      # holding its status): the next deb layer's base; layers }
       layerOf = acc: index: layer:
         if layer.kind == "debs" then layerDrv "deb_layer.py" index layer {
           debs = map fetch.fetchFile layer.debs;
@@ -90,6 +93,7 @@ let
         else if layer.kind == "registry" then layerDrv "registry_layer.py" index layer {
           blob = fetch.seededFile layer.blob;
           inherit (layer) digest size diffId;
+          dpkgStatus = layer.dpkgStatus or false;
         } { }
         else if layer.kind == "standalone" then layerDrv "python_layer.py" index layer {
           archive = fetch.fetchFile layer.archive;
@@ -147,7 +151,8 @@ let
       chainOf = layers: builtins.foldl'
         (acc: layer:
           let drv = layerOf acc (builtins.length acc.layers) layer; in
-          { debs = if layer.kind == "debs" then drv else acc.debs; layers = acc.layers ++ [ drv ]; })
+          { debs = if layer.kind == "debs" || (layer.dpkgStatus or false) then drv else acc.debs;
+            layers = acc.layers ++ [ drv ]; })
         { debs = null; layers = [ ]; }
         layers;
 

@@ -54,11 +54,9 @@ def require_supported(image_name: str, image: "Image") -> None:
                                where=where,
                                fix=f"move the USER line after the last build step (the image config keeps "
                                    f"User {user[1]!r}), or run this step as root")
-        if isinstance(step, AptInstall) and isinstance(image.steps[0], (FromRegistry, FromScratch)):
-            raise InvalidError(f"apt_install on a {image.steps[0].kind} base is not supported by nixbuild yet (its "
-                               "packages would have to resolve against the base's own dpkg status and apt sources)",
-                               where=where, fix="install the packages in the base image, or start from "
-                                                "Image.debian_slim()")
+        if isinstance(step, AptInstall) and isinstance(image.steps[0], FromScratch):
+            raise InvalidError("apt_install on an image from scratch: there is no dpkg to install into", where=where,
+                               fix="start from a Debian-based image, or COPY what you need")
         if step.kind not in SUPPORTED:
             raise InvalidError(f"`{step.kind}` steps are not supported by nixbuild yet", where=where,
                                fix="remove the step, or build this image with Modal until nixbuild supports it")

@@ -39,7 +39,7 @@ from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
 from nixbuild.python.resolve import FilePin, WheelPin
 from nixbuild.python.pip_options import resolver_options
 from nixbuild.python.sdist import SdistPin, pin_sdist
-from nixbuild.registry import pin as registry_pin
+from nixbuild.registry import installed as registry_installed, pin as registry_pin
 from nixbuild.registry.pin import RegistryPin
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
@@ -160,31 +160,38 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
     if previous is not None and not update and [(s.index, s.fingerprint) for s in previous.steps] == wanted:
         return previous  # nothing to resolve: no index needed at all
     reuse = {s.fingerprint: s for s in previous.steps} if previous is not None and not update else {}
-    debian = distribution not in NOT_DEBIAN  # else no Debian index: apt steps are refused on such a base
+    debian = distribution not in NOT_DEBIAN  # else the index is the registry base's release, if apt needs one
     index = (indexes.snapshot(previous) if reuse else indexes.current(distribution)) if debian else None
+    base: RegistryPin | None = None
     python = _Python(python_series_of(base_step(image)), python_resolve.GLIBC[distribution] if debian else None)
     cache_dir = indexes.settings.cache_dir / "python"
     installed, below, steps = [], [], []
     for index_pos, fp in wanted:
         step = image.steps[index_pos]
         where = step_where(name, index_pos, step)
+        if index is None and step.kind == "apt_install" and base is not None:
+            # apt on a registry base: its Debian release's index, its dpkg status installed.
+            release = registry_installed.release_of(base, where)
+            index = indexes.snapshot(previous) if fp in reuse and previous.snapshots else indexes.current(release)
+            installed = registry_installed.installed(image.steps[0], base, index, indexes.settings.cache_dir, where)
         if fp in reuse:
             locked = reuse[fp]
             packages = [_locked_package(index, pin, where) for pin in locked.packages]
         else:
             indexes.progress(f"resolving {where}")
             packages = _debian_packages(step, index, installed, where)
-            base = _registry_pin(step, indexes, where)
-            if base is not None:
-                python.from_base(base)
+            pinned_base = _registry_pin(step, indexes, where)
+            if pinned_base is not None:
+                python.from_base(pinned_base)
             # A uv project goes into its own virtual environment: nothing below constrains it.
             wheels, sdists, platform = _python_pins(step, where, python, [] if venv_of(step) else below, cache_dir)
             locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
                               packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
-                              wheels=wheels, sdists=sdists, python_platform=platform, registry=base,
+                              wheels=wheels, sdists=sdists, python_platform=platform, registry=pinned_base,
                               standalone=_standalone_pin(step, python.series, indexes, where))
-        if fp in reuse and locked.registry is not None:
-            python.from_base(locked.registry)
+        if locked.registry is not None:
+            base = locked.registry
+            python.from_base(base)
         installed = [*installed, *packages]
         below = below if venv_of(step) else [*below, *locked.python]
         steps.append(locked)
@@ -325,7 +332,9 @@ def _verify_image(name: str, image: Image, locked: ImageLock, indexes: _Indexes)
             if (problem := _pin_problem(index, pin)) is not None:
                 raise LockError(problem, where=where, fix=_TAMPERED_FIX)
         unchanged = unchanged and in_app and wanted.get(step_lock.index) == step_lock.fingerprint
-        if not unchanged:
+        if not unchanged or locked.distribution in NOT_DEBIAN:
+            # A registry base's installed set is in its layers, not the lock: its apt steps'
+            # pins are checked against the snapshot one by one (above), not re-resolved.
             continue  # the app changed here: the step is re-resolved when locked
         step = image.steps[step_lock.index]
         resolved = _debian_packages(step, index, installed, where)

@@ -96,6 +96,8 @@ class RegistryLayer(_Layer):
     digest: str
     size: int
     diffId: str
+    # The layer holds the base's dpkg status: apt steps above record their packages on it.
+    dpkgStatus: bool = False
 
 
 class StandaloneLayer(_Layer):
@@ -390,7 +392,8 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
 def _registry_layers(base: RegistryPin, common: dict) -> list[RegistryLayer]:
     return [RegistryLayer(**{**common, "name": f"{common['name']}-{i}", "createdBy": layer.created_by},
                           blob=BlobSource(name=store_name(layer.digest), sha256=layer.digest.removeprefix("sha256:")),
-                          digest=layer.digest, size=layer.size, diffId=layer.diff_id)
+                          digest=layer.digest, size=layer.size, diffId=layer.diff_id,
+                          dpkgStatus=i == base.facts.dpkg_layer)
             for i, layer in enumerate(base.layers)]
 
 

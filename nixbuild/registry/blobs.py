@@ -31,19 +31,23 @@ def store_path(digest: str) -> str:
     return nixcmd.fixed_path(store_name(digest), digest.removeprefix("sha256:"), recursive=False)
 
 
+def cached(step: FromRegistry, pinned: RegistryPin, digests: list[str], cache_dir: Path, where: str) -> dict[str, Path]:
+    """The blobs ``digests`` of ``pinned`` in nixbuild's cache, pulled by digest if missing."""
+    folder = cache_folder(cache_dir)
+    have = {d: folder / d.removeprefix("sha256:") for d in digests}
+    if not all(path.exists() for path in have.values()):
+        ref = pinned.ref
+        with creds.skopeo_options(creds.of_step(step, where), ref.host) as auth:
+            pull(ref, pinned.manifest, digests, auth, cache_dir)
+    return have
+
+
 def ensure(step: FromRegistry, pinned: RegistryPin, cache_dir: Path, where: str, store: str | None = None) -> None:
     """Put every layer blob of ``pinned`` into the store (``store``: a chroot store, or None)."""
     missing = [layer.digest for layer in pinned.layers
                if not nixcmd.substitute(store_path(layer.digest), store)]
-    if not missing:
-        return
-    folder = cache_folder(cache_dir)
-    if not all((folder / d.removeprefix("sha256:")).exists() for d in missing):
-        ref = pinned.ref
-        with creds.skopeo_options(creds.of_step(step, where), ref.host) as auth:
-            pull(ref, pinned.manifest, missing, auth, cache_dir)
-    for digest in missing:
-        _add(folder / digest.removeprefix("sha256:"), digest, store)
+    for digest, blob in (cached(step, pinned, missing, cache_dir, where) if missing else {}).items():
+        _add(blob, digest, store)
 
 
 def _add(blob: Path, digest: str, store: str | None) -> None:

@@ -4,8 +4,9 @@
   Python packages are resolved for the manylinux tags it accepts.
 - ``python``: the series of ``python3.X`` in /usr/local/bin or /usr/bin (the newest when
   several): the Python that pip steps use when the step has no ``add_python``.
-- ``dpkg``: whether ``var/lib/dpkg/status`` exists, and ``os_id``/``os_version`` from
-  os-release: what an apt step would resolve against.
+- ``dpkg``: whether ``var/lib/dpkg/status`` exists, ``dpkg_layer`` the layer that holds the
+  one in effect (:func:`dpkg_status` reads it), and ``os_id``/``os_version`` from os-release:
+  what an apt step resolves against.
 
 Layers are read in order and whiteouts honoured, so a file a later layer deletes does not count.
 """
@@ -36,6 +37,7 @@ class BaseFacts(BaseModel):
     glibc: str | None = Field(None, description="the C library's major.minor (null: no glibc found)")
     python: str | None = Field(None, description="the series of the base's own python3.X (null: none)")
     dpkg: bool = Field(False, description="whether the base has a dpkg status database")
+    dpkg_layer: int | None = Field(None, description="the layer whose var/lib/dpkg/status is the base's")
     os_id: str | None = Field(None, description="ID from os-release (debian, ubuntu, ...)")
     os_version: str | None = Field(None, description="VERSION_CODENAME (else VERSION_ID) from os-release")
 
@@ -51,7 +53,8 @@ def _name(member: str) -> str:
 def read(layers: Iterable[Path]) -> BaseFacts:
     """The facts of the image whose layer tars (gzip) are ``layers``, bottom first."""
     present: dict[str, bytes | None] = {}  # path -> content (for the files whose content matters)
-    for layer in layers:
+    status_layer = None
+    for number, layer in enumerate(layers):
         with gzip.open(layer, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
                 name = _name(info.name)
@@ -70,8 +73,19 @@ def read(layers: Iterable[Path]) -> BaseFacts:
                     present[name] = ("->" + info.linkname).encode()
                 elif _PYTHON.match(name) or name == _DPKG_STATUS:
                     present[name] = None
-    return BaseFacts(glibc=_glibc(present), python=_python(present), dpkg=_DPKG_STATUS in present,
-                     **_os_release(present))
+                    status_layer = number if name == _DPKG_STATUS else status_layer
+    dpkg = _DPKG_STATUS in present
+    return BaseFacts(glibc=_glibc(present), python=_python(present), dpkg=dpkg,
+                     dpkg_layer=status_layer if dpkg else None, **_os_release(present))
+
+
+def dpkg_status(layer: Path) -> str:
+    """The text of ``var/lib/dpkg/status`` in one layer tar (gzip)."""
+    with gzip.open(layer, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        for info in tar:
+            if _name(info.name) == _DPKG_STATUS and info.isreg():
+                return tar.extractfile(info).read().decode("utf-8", "replace")
+    raise ValueError(f"{layer} holds no {_DPKG_STATUS}")
 
 
 def _glibc(present: dict[str, bytes | None]) -> str | None:

@@ -87,7 +87,7 @@ def test_the_tag_is_pinned_by_digest_and_the_base_layers_are_reused_unchanged(cl
     pinned = json.loads((app.parent / "nixbuild.lock").read_text())["images"]["image"]["steps"][0]["registry"]
     assert pinned["manifest"] == remote["Digest"] and pinned["reference"] == tag
     assert [layer["digest"] for layer in pinned["layers"]] == remote["Layers"]
-    assert pinned["facts"] == {"glibc": "2.36", "python": "3.11", "dpkg": True, "os_id": "debian",
+    assert pinned["facts"] == {"glibc": "2.36", "python": "3.11", "dpkg": True, "dpkg_layer": 2, "os_id": "debian",
                                "os_version": "bookworm"}
     # The image: the base's layer blobs first, unchanged, then one layer per build step.
     image = skopeo_json("inspect", f"oci:{built['layout']}:latest")
@@ -99,6 +99,18 @@ def test_the_tag_is_pinned_by_digest_and_the_base_layers_are_reused_unchanged(cl
     ran = cli("run", app, "--", "sh", "-c", 'cat /on-base.txt; echo "$GREETING $STAGE"; jq --version; '
               'python3 -c "import six; print(six.__version__)"')
     assert ran.stdout.split("\n")[:3] == ["built-on-base", "hello two", "jq-1.6"], ran.stdout
+
+
+def test_apt_install_on_a_debian_base_resolves_against_its_own_dpkg_status(cli, bases, tmp_path):
+    """The quickstart base already has curl and jq (and libc6, which tree needs): apt adds tree
+    alone, and dpkg in the image knows both the base's packages and the new one."""
+    app = write_app(tmp_path / "app", f"image = modal.Image.from_registry({bases['quickstart']!r}).apt_install('tree')")
+    cli.json("build", app)
+    steps = json.loads((app.parent / "nixbuild.lock").read_text())["images"]["image"]["steps"]
+    assert [p["name"] for p in steps[1]["packages"]] == ["tree"]
+    ran = cli("run", app, "--", "sh", "-c", "tree --version >/dev/null && dpkg-query -W -f '${Package} ${Status}\\n' "
+                                            "tree jq curl libc6")
+    assert sorted(ran.stdout.splitlines()) == [f"{p} install ok installed" for p in ("curl", "jq", "libc6", "tree")]
 
 
 def test_an_unchanged_lock_builds_without_the_registry(cli, quickstart, tmp_path_factory, tmp_path):

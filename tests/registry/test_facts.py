@@ -35,8 +35,9 @@ def test_an_ubuntu_base_with_its_python(tmp_path):
         "usr/bin/python3.10": b"elf",
     })
     upper = layer(tmp_path / "2.tar.gz", {"usr/local/bin/python3.12": b"elf", "usr/local/bin/python3.12t": b"elf"})
-    assert facts.read([lower, upper]) == facts.BaseFacts(glibc="2.35", python="3.12", dpkg=True, os_id="ubuntu",
-                                                         os_version="jammy")
+    assert facts.read([lower, upper]) == facts.BaseFacts(glibc="2.35", python="3.12", dpkg=True, dpkg_layer=0,
+                                                         os_id="ubuntu", os_version="jammy")
+    assert facts.dpkg_status(lower) == "Package: libc6\n"
 
 
 def test_whiteouts_remove_what_lower_layers_had(tmp_path):
