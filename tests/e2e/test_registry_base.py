@@ -9,6 +9,7 @@ what the registry holds (digests, layers, config) and the image run by `nixbuild
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -209,3 +210,49 @@ def test_a_two_stage_dockerfile_copies_from_its_build_stage(cli, bases, tmp_path
     ran = cli("run", folder / "app.py", "--", "sh", "-c", "ls /srv/app/__pycache__ | wc -l; test -e /src || echo no-src",
               env=env)
     assert ran.stdout.split() == ["1", "no-src"], ran.stdout
+
+
+def _two_platform_layout(quickstart_layout: str, into: Path) -> Path:
+    """An OCI layout whose tag is an image index: an arm64 entry first (the same layers under a
+    config that says arm64), then the quickstart image as linux/amd64."""
+    layout = into / "multi"
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{quickstart_layout}:latest", f"oci:{layout}:amd64"],
+                   check=True, capture_output=True)
+    blobs = layout / "blobs" / "sha256"
+    index = json.loads((layout / "index.json").read_text())
+    (amd64,) = index["manifests"]
+    manifest = json.loads((blobs / amd64["digest"].removeprefix("sha256:")).read_bytes())
+    config = json.loads((blobs / manifest["config"]["digest"].removeprefix("sha256:")).read_bytes())
+
+    def blob(value: dict) -> dict:
+        data = json.dumps(value).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    arm_config = blob({**config, "architecture": "arm64"})
+    arm = blob({**manifest, "config": {**manifest["config"], **arm_config}})
+    entries = [{"mediaType": manifest["mediaType"], **arm, "platform": {"os": "linux", "architecture": "arm64"}},
+               {"mediaType": manifest["mediaType"], "digest": amd64["digest"], "size": amd64["size"],
+                "platform": {"os": "linux", "architecture": "amd64"}}]
+    image_index = blob({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": entries})
+    index["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json", **image_index,
+                           "annotations": {"org.opencontainers.image.ref.name": "multi"}}]
+    (layout / "index.json").write_text(json.dumps(index))
+    return layout
+
+
+def test_an_index_tag_is_pinned_to_its_linux_amd64_manifest(cli, quickstart, bases, tmp_path):
+    layout = _two_platform_layout(quickstart["built"]["layout"], tmp_path)
+    registry = bases["quickstart"].split("/", 1)[0]
+    subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi",
+                    f"docker://{registry}/base/multi:1"], check=True, capture_output=True)
+    raw = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                                     f"docker://{registry}/base/multi:1"], capture_output=True, text=True,
+                                    check=True).stdout)
+    amd64 = next(m["digest"] for m in raw["manifests"] if m["platform"]["architecture"] == "amd64")
+    app = write_app(tmp_path / "app", f"image = modal.Image.from_registry('{registry}/base/multi:1')")
+    cli.json("lock", app)
+    pinned = json.loads((app.parent / "nixbuild.lock").read_text())["images"]["image"]["steps"][0]["registry"]
+    assert pinned["manifest"] == amd64 == quickstart["built"]["manifest_digest"]
