@@ -1,6 +1,6 @@
 # Fixed-output fetches: every input is named by its hash, so a path already in the store
 # (seeded by `nixbuild prefetch`, or fetched once) is never fetched again, whatever its URL.
-{
+rec {
   # Store names allow only [A-Za-z0-9+._?=-]: Debian versions carry `~` and `:`.
   storeName = name: builtins.replaceStrings [ "~" ":" "%" ] [ "_" "_" "_" ] name;
 
@@ -23,35 +23,23 @@
     impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
   };
 
-  # A file known only by its sha256 (hex, flat), put into the store beforehand with
-  # `nix-store --add-fixed sha256 FILE` named `name` (the CLI does this for the blobs of a
-  # registry base, which take a registry login: nixbuild/registry/blobs.py).
-  seededFile = { name, sha256 }: derivation {
+  # A path known only by its hash, put into the store beforehand by the CLI: nothing can fetch
+  # it, so a missing seed fails here with the URL below naming what provides it.
+  #   seeded:     a directory, by its NAR hash (`nix-store --add-fixed --recursive sha256 DIR`;
+  #               the bootstrap busybox the CLI extracts from the pinned busybox-static .deb)
+  #   seededFile: a file, by its sha256 (hex, flat; `nix-store --add-fixed sha256 FILE` named
+  #               `name`: the blobs of a registry base, which take a registry login,
+  #               nixbuild/registry/blobs.py)
+  seeded = { name, narHash }: seededPath name "recursive" narHash { unpack = true; };
+  seededFile = { name, sha256 }: seededPath name "flat" sha256 { unpack = false; executable = false; };
+  seededPath = name: mode: hash: attrs: derivation ({
     inherit name;
     builder = "builtin:fetchurl";
     system = "builtin";
     url = "file:///run-nixbuild-prefetch-to-seed/${name}";
-    outputHashMode = "flat";
+    outputHashMode = mode;
     outputHashAlgo = "sha256";
-    outputHash = sha256;
-    unpack = false;
-    executable = false;
+    outputHash = hash;
     preferLocalBuild = true;
-  };
-
-  # A directory known only by its NAR hash, put into the store beforehand with
-  # `nix-store --add-fixed --recursive sha256 DIR` (the CLI does this for the bootstrap
-  # busybox it extracts from the pinned busybox-static .deb). Nothing can fetch it: a
-  # missing seed fails here with the URL below naming the command that provides it.
-  seeded = { name, narHash }: derivation {
-    inherit name;
-    builder = "builtin:fetchurl";
-    system = "builtin";
-    url = "file:///run-nixbuild-prefetch-to-seed/${name}";
-    outputHashMode = "recursive";
-    outputHashAlgo = "sha256";
-    outputHash = narHash;
-    unpack = true;
-    preferLocalBuild = true;
-  };
+  } // attrs);
 }

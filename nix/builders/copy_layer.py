@@ -23,7 +23,7 @@ import sys
 import tarfile
 
 from layertar import Entry, directory, from_file, run_builder, symlink, write_layer_dir
-from run_layer import unpack
+from run_layer import unpacked
 
 if os.environ.get("sharedModules"):
     sys.path.insert(0, os.environ["sharedModules"])
@@ -50,11 +50,7 @@ def _entry(path: str, source: str, info: tarfile.TarInfo | None, seen: dict[tupl
 
 
 def build(spec: dict, out: str) -> None:
-    root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "root")
-    os.makedirs(root)
-    headers: dict[str, tarfile.TarInfo] = {}
-    for layer in spec["lower"]:
-        unpack(os.path.join(layer, "layer.tar.gz"), root, headers, spec["epoch"])
+    root, headers = unpacked(spec["lower"], spec["epoch"])
     dest = spec["dest"].lstrip("/")
     entries: dict[str, Entry] = {}
     seen: dict[tuple[int, int], str] = {}

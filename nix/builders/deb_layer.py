@@ -177,11 +177,7 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
     """Run the configure ``commands`` in a chroot of the lower layers plus ``entries``; return
     what they changed (maintainer.DISCARD left out). ``inputs`` are written for the commands
     to read and removed before the comparison."""
-    root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "root")
-    os.makedirs(root)
-    headers: dict = {}
-    for lower in spec.get("lower", []):
-        run_layer.unpack(os.path.join(lower, "layer.tar.gz"), root, headers, spec["epoch"])
+    root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"])
     with tempfile.TemporaryDirectory() as staged:  # this layer, as the unpacker reads layers
         write_layer(entries, staged, epoch=spec["epoch"], level=1)
         run_layer.unpack(os.path.join(staged, "layer.tar.gz"), root, headers, spec["epoch"])

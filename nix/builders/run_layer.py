@@ -157,6 +157,17 @@ def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: 
     thread.join()
 
 
+def unpacked(lower: list[str], epoch: int) -> tuple[str, dict[str, tarfile.TarInfo]]:
+    """The layers ``lower`` (output folders, bottom first) unpacked into ``$TMPDIR/root``, and
+    the tar header of every path in it (see :func:`unpack`)."""
+    root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "root")
+    os.makedirs(root)
+    headers: dict[str, tarfile.TarInfo] = {}
+    for layer in lower:
+        unpack(os.path.join(layer, "layer.tar.gz"), root, headers, epoch)
+    return root, headers
+
+
 def gpu_binds(root: str, features: str, paths: tuple[str, ...] = GPU_PATHS) -> tuple[list[tuple[str, str]], list]:
     """For a derivation requiring a GPU feature (``features``: Nix's ``requiredSystemFeatures``,
     space-separated): (source, target) binds of the ``paths`` present in the sandbox, and what
@@ -326,11 +337,7 @@ def _tar_type(info: tarfile.TarInfo) -> int:
 
 
 def build(spec: dict, out: str) -> None:
-    root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "root")
-    os.makedirs(root)
-    headers: dict[str, tarfile.TarInfo] = {}
-    for layer in spec["lower"]:
-        unpack(os.path.join(layer, "layer.tar.gz"), root, headers, spec["epoch"])
+    root, headers = unpacked(spec["lower"], spec["epoch"])
     before = {path: Was(info, fingerprint(os.path.join(root, path)))
               for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
     run(root, spec)
