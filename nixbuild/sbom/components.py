@@ -5,8 +5,9 @@ Debian packages (purl ``pkg:deb/debian/NAME@VERSION?arch=...``, the .deb's sha25
 licence of its DEP-5 copyright file), wheels and sdists (``pkg:pypi/...``, the file's sha256),
 local trees (the NAR sha256 of the tree put into the store), steps that ran with the network
 (the pinned NAR sha256 of their output) and registry bases (``pkg:oci/...`` by manifest
-digest: :func:`registry_base`, for when the lock pins them). What only builds the image (the
-bootstrap toolchain, sdists' build requirements) has ``role="build"``.
+digest: :func:`registry_base`). What only builds the image (the bootstrap toolchain, sdists'
+build requirements) has ``role="build"``. Debian packages on a registry base name the base's
+release as their distro.
 """
 
 from __future__ import annotations
@@ -118,9 +119,13 @@ def components_of(image: ImageLock, bootstrap: BootstrapLock, trees: Mapping[int
                   kinds: Mapping[int, str], license_of: LicenseOf) -> list[Component]:
     """Every input of one image, in chain order; the bootstrap toolchain last (role "build")."""
     by_step: dict[int, list[Component]] = {}
+    base = next((step.registry for step in image.steps if step.registry is not None), None)
+    distro = base.facts.os_version or image.distribution if base is not None else image.distribution
     for step in image.steps:
         items = by_step.setdefault(step.index, [])
-        items += [deb(p, image.distribution, step.index, license_of(p)) for p in step.packages]
+        if step.registry is not None:
+            items.append(registry_base(step.registry.repository, step.registry.manifest, step.index))
+        items += [deb(p, distro, step.index, license_of(p)) for p in step.packages]
         items += [python_file(w, "wheel", step.index) for w in step.wheels]
         for sdist in step.sdists:
             items.append(python_file(sdist, "sdist", step.index))

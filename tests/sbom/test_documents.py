@@ -104,3 +104,27 @@ def test_nar_hashes_in_every_spelling_give_the_same_hex():
     import base64
     assert nar_sha256_hex("sha256:" + b32) == hex_digest
     assert nar_sha256_hex("sha256-" + base64.b64encode(bytes.fromhex(hex_digest)).decode()) == hex_digest
+
+
+def test_an_image_on_a_registry_base_lists_the_base_and_its_release():
+    """components_of over a hand-written lock: the base by manifest digest first, then the
+    Debian packages of an apt step on it under the base's release."""
+    from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock
+    from nixbuild.registry.facts import BaseFacts
+    from nixbuild.registry.pin import InheritedConfig, RegistryPin
+    from nixbuild.sbom.components import components_of
+
+    pin = DebPin(name="tree", version="2.1.0-1", architecture="amd64", archive="debian",
+                 path="pool/main/t/tree/tree_2.1.0-1_amd64.deb", size=1, sha256="aa" * 32)
+    base = RegistryPin(reference="127.0.0.1:5000/base:v1", repository="127.0.0.1:5000/base", manifest="sha256:" + "01" * 32,
+                       config="sha256:" + "02" * 32, layers=[], inherited=InheritedConfig(),
+                       facts=BaseFacts(os_id="debian", os_version="trixie", dpkg=True))
+    image = ImageLock(distribution="registry", snapshots=[], steps=[
+        StepLock(index=0, kind="from_registry", fingerprint="f0", packages=[], registry=base),
+        StepLock(index=1, kind="apt_install", fingerprint="f1", packages=[pin])])
+    boot = BootstrapLock(distribution="bookworm", snapshots=[], busybox=pin.model_copy(update={"name": "busybox-static"}),
+                         busybox_nar_hash="0" * 52, python=[])
+    found = [c for c in components_of(image, boot, {}, {}, lambda _p: None) if c.role == "image"]
+    assert [(c.kind, c.step) for c in found] == [("oci-base", 0), ("deb", 1)]
+    assert found[0].purl == "pkg:oci/base@sha256:" + "01" * 32 + "?repository_url=127.0.0.1:5000/base"
+    assert "distro=trixie" in found[1].purl
