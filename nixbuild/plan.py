@@ -23,7 +23,7 @@ from nixbuild.api.image import Image
 from nixbuild.debian.slim import BASE_ENV, BASE_PYTHON_TOOLS
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
 from nixbuild.settings import Settings
-from nixbuild.api.steps import CopyFrom, ImageMetadata, RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
+from nixbuild.api.steps import AptInstall, CopyFrom, ImageMetadata, RunCommands, RunFunction, UvPipInstall, UvSync, describe_step
 from nixbuild.chain import LOCAL_KINDS, PYTHON_KINDS, ROOT_USERS, config_update, require_supported, step_where
 from nixbuild.errors import InvalidError
 from nixbuild.local.tree import LocalTree, relative_sources
@@ -407,7 +407,8 @@ def _refuse_base_user(name: str, image: Image, locked: ImageLock) -> None:
     for index, step in enumerate(image.steps):
         if isinstance(step, ImageMetadata) and step.user is not None:
             user = step.user
-        builds = isinstance(step, (RunCommands, RunFunction, *PYTHON_KINDS)) or (index == 0 and bool(step.add_python))
+        builds = (isinstance(step, (RunCommands, RunFunction, AptInstall, *PYTHON_KINDS))
+                  or (index == 0 and bool(step.add_python)))
         if builds and user is not None and user.split(":")[0] not in ROOT_USERS:
             raise InvalidError(f"the base image {base.reference} runs as USER {user}, and nixbuild runs build steps "
                                "as root only", where=step_where(name, index, step),

@@ -1,6 +1,8 @@
 """What an image on a registry base inherits (Docker's rules, written out by hand here), and
 the registry login the step's secret gives."""
 
+from pathlib import Path
+
 import pytest
 
 from nixbuild.api.image import Image
@@ -53,3 +55,30 @@ def test_static_and_gcp_logins_and_a_refusal_for_aws_keys():
     with pytest.raises(InvalidError, match="get-login-password"):
         credentials.of_step(step, where)
     assert credentials.of_step(Image.from_registry("r.example/a").steps[0], where) is None
+
+
+def test_build_steps_on_a_base_that_runs_as_a_user_are_refused_until_user_root():
+    """image_spec over a hand-written lock whose base config says User 1000."""
+    from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock
+    from nixbuild.plan import image_spec
+    from nixbuild.registry.facts import BaseFacts
+    from nixbuild.registry.pin import RegistryPin
+    from nixbuild.settings import Settings
+
+    base = RegistryPin(reference="127.0.0.1:5000/nb:1", repository="127.0.0.1:5000/nb", manifest="sha256:" + "01" * 32,
+                       config="sha256:" + "02" * 32, layers=[], inherited=InheritedConfig(user="1000"),
+                       facts=BaseFacts())
+    locked = ImageLock(distribution="registry", snapshots=[],
+                       steps=[StepLock(index=0, kind="from_registry", fingerprint="f", packages=[], registry=base)])
+    pin = DebPin(name="busybox-static", version="1", architecture="amd64", archive="debian",
+                 path="pool/main/b/busybox/busybox-static_1_amd64.deb", size=1, sha256="aa" * 32)
+    boot = BootstrapLock(distribution="bookworm", snapshots=[], busybox=pin, busybox_nar_hash="0" * 52, python=[])
+    settings = Settings(cache_dir="/nonexistent")
+    image = Image.from_registry("127.0.0.1:5000/nb:1").run_commands("id")
+    with pytest.raises(InvalidError, match="runs as USER 1000") as raised:
+        image_spec("x", image, locked, boot, settings, {})
+    assert raised.value.where == "image 'x', step 1 run_commands" and "USER root" in raised.value.fix
+    fixed = Image.from_registry("127.0.0.1:5000/nb:1").dockerfile_commands(["USER root"])
+    from nixbuild.expand import expand
+    spec = image_spec("x", expand("x", fixed.run_commands("id"), cwd=Path("/nonexistent")), locked, boot, settings, {})
+    assert spec.config.User == "root" and spec.layers[-1].kind == "run"
