@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from nixbuild.api.python_version import python_series
 from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
                          Entrypoint, Env, FromRegistry, FromScratch, ImageMetadata, PipInstall, PipInstallFromPyproject,
-                         PipInstallFromRequirements,
+                         PipInstallFromRequirements, PoetryInstallFromFile,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
 from nixbuild.debian import slim as debian_slim
 from nixbuild.errors import InvalidError
@@ -28,7 +28,7 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # is resolved or built.
 SUPPORTED = frozenset({"debian_slim", "from_registry", "from_scratch", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
                        "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
-                       "run_function", "copy_from", "pip_install", "uv_pip_install", "pip_install_from_requirements",
+                       "run_function", "copy_from", "poetry_install_from_file", "pip_install", "uv_pip_install", "pip_install_from_requirements",
                        "pip_install_from_pyproject", "uv_sync"})
 ROOT_USERS = frozenset({"root", "0"})
 # The distribution of an image on a registry base: the base's own (its facts are in the lock);
@@ -36,7 +36,8 @@ ROOT_USERS = frozenset({"root", "0"})
 REGISTRY = "registry"
 SCRATCH = "scratch"
 NOT_DEBIAN = frozenset({REGISTRY, SCRATCH})
-PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync)
+PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync,
+                PoetryInstallFromFile)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 
 

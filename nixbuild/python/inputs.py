@@ -3,7 +3,7 @@
 Every kind becomes requirement lines for uv (``name==1.0 ; marker``, ``--hash`` options
 kept): packages as given, requirements files as written, a pyproject's dependencies (and
 the optional groups asked for) the way Modal reads them, a uv project's lock exported with
-``uv export --frozen``. The lines are also the step's identity in the lock, so editing a
+``uv export --frozen``, a Poetry project's lock (:mod:`nixbuild.python.poetry`). The lines are also the step's identity in the lock, so editing a
 requirements file re-resolves its step even though the step's arguments did not change.
 """
 
@@ -13,9 +13,11 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from nixbuild.api.steps import PipInstall, PipInstallFromPyproject, PipInstallFromRequirements, Step, UvPipInstall, UvSync
+from nixbuild.api.steps import (PipInstall, PipInstallFromPyproject, PipInstallFromRequirements, PoetryInstallFromFile,
+                                Step, UvPipInstall, UvSync)
 from nixbuild.chain import PYTHON_KINDS
 from nixbuild.errors import InvalidError, ResolveError
+from nixbuild.python import poetry
 from nixbuild.python.resolve import uv_bin
 
 UV_SYNC_VENV = "/.uv/.venv"  # where Modal's uv_sync installs (and puts first on PATH)
@@ -93,6 +95,8 @@ def requirement_lines(step: Step, cwd: Path) -> list[str] | None:
         return _logical_lines(_read(cwd / Path(step.requirements_txt).expanduser(), "requirements file"))
     if isinstance(step, PipInstallFromPyproject):
         return _pyproject(step, cwd)
+    if isinstance(step, PoetryInstallFromFile):
+        return poetry.requirement_lines(step, cwd)
     return _uv_project(step, cwd)
 
 

@@ -94,7 +94,7 @@ def test_deb_bytes_not_matching_the_lock(quickstart, cli, tmp_path):
 
 def test_unsupported_step_is_refused_at_build_with_its_name(cli, tmp_path):
     app = write_app(tmp_path, 'image = modal.Image.debian_slim(python_version="3.11")'
-                              '.poetry_install_from_file("pyproject.toml")\n')
+                              '.micromamba_install("numpy")\n')
     proc = cli("build", app, ok=False)
     assert proc.returncode == 2
-    assert "step 1 poetry_install_from_file" in proc.stderr and "not supported" in proc.stderr
+    assert "step 1 micromamba_install" in proc.stderr and "not supported" in proc.stderr

@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 import uuid
 
 import pytest
@@ -187,3 +188,24 @@ def test_extra_options_that_change_the_resolution_are_honoured(cli, tmp_path):
     proc = cli("lock", app, ok=False)
     assert proc.returncode == 2, proc.stderr
     assert "'--target' cannot be honoured" in proc.stderr and "step 1 pip_install" in proc.stderr
+
+
+def test_poetry_install_from_file_installs_the_lock_s_pins_for_the_selected_groups(cli, tmp_path):
+    """examples/poetry: a poetry.lock written by Poetry 2.5.1. The oracle for what is installed
+    is that lock: its versions, its groups (main and dev, not the optional docs) and its
+    markers (colorama is Windows-only); pip in the image lists what it installed."""
+    folder = copy_example("poetry", tmp_path / "poetry").parent
+    cli.json("build", folder / "app.py")
+    lock = tomllib.loads((folder / "poetry.lock").read_text())
+    expected = {p["name"]: p["version"] for p in lock["package"] if p["name"] in ("attrs", "six", "iniconfig")}
+    ran = cli("run", folder / "app.py", "--", "python", "-m", "pip", "list", "--format", "json")
+    listed = {p["name"].lower(): p["version"] for p in json.loads(ran.stdout)}
+    assert {name: listed.get(name) for name in expected} == expected
+    assert "colorama" not in listed and "tomli-w" not in listed and "tomli_w" not in listed
+    # Files the lock does not list (every hash of six changed) are refused.
+    tampered = (folder / "poetry.lock").read_text()
+    for item in next(p for p in lock["package"] if p["name"] == "six")["files"]:
+        tampered = tampered.replace(item["hash"], "sha256:" + "0" * 64)
+    (folder / "poetry.lock").write_text(tampered)
+    proc = cli("lock", folder / "app.py", ok=False)
+    assert proc.returncode != 0 and "six" in proc.stderr, proc.stderr
