@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from nixbuild import chain, locking, plan, rebuild, seed
+from nixbuild.python import index_login
 from nixbuild.registry import blobs as registry_blobs
 from nixbuild.store import pinned_debs
 from nixbuild.local import tree as local_tree
@@ -187,7 +188,8 @@ class Project:
         """The environment that carries each secret-using step's values to its builder."""
         env, users = {}, []
         for index, step in enumerate(self.chains[name].steps):
-            secrets = getattr(step, "secrets", ())
+            # Only run steps get their secrets in the sandbox; a pip step's are used by the CLI.
+            secrets = step.secrets if isinstance(step, chain.RUN_KINDS) else ()
             if secrets:
                 values: dict[str, str] = {}
                 for secret in secrets:
@@ -210,8 +212,8 @@ class Project:
         return lock
 
     def seed(self, lock: Lock, store: str | None = None) -> None:
-        """Put what no derivation can fetch into the store: the busybox, the local files and
-        the blobs of registry bases."""
+        """Put what no derivation can fetch into the store: the busybox, the local files, the
+        blobs of registry bases and the wheels of a pip step whose index takes a login."""
         busybox = lock.bootstrap.busybox
         seed.ensure(busybox, lock.bootstrap.busybox_nar_hash,
                     self.settings.deb_url(busybox.archive, busybox.path), self.settings.cache_dir, store)
@@ -219,10 +221,12 @@ class Project:
             for tree in self.local_trees(name).values():
                 local_tree.ensure(tree, self.settings.cache_dir, store)
             for pinned in lock.images[name].steps:
+                step = self.chains[name].steps[pinned.index]
                 if pinned.registry is not None:
-                    step = self.chains[name].steps[pinned.index]
                     registry_blobs.ensure(step, pinned.registry, self.settings.cache_dir,
                                           chain.step_where(name, pinned.index, step), store)
+                if pinned.wheels and isinstance(step, chain.PYTHON_KINDS) and step.secrets:
+                    index_login.seed(pinned.wheels, index_login.values_of(step), self.settings.cache_dir, store)
 
     def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
         # One build of an app at a time: a second waits, then reads the pins the first wrote.
@@ -381,7 +385,7 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
             for step in locked.steps:
                 standalone = [step.standalone] if step.standalone is not None else []
                 for pin in [*step.packages, *step.python, *(b for s in step.sdists for b in s.build), *standalone]:
-                    if plan_store_name(pin.filename) in exc.drv:
+                    if nixcmd.store_name(pin.filename) in exc.drv:
                         exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
                                        f"step {step.index} {step.kind}) do not match the lock: locked sha256 "
                                        f"{pin.sha256}, got {exc.got}")
@@ -389,7 +393,3 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
                         return exc
     return exc
 
-
-def plan_store_name(filename: str) -> str:
-    # Mirrors nix/fetch.nix storeName.
-    return filename.replace("~", "_").replace(":", "_").replace("%", "_")

@@ -39,6 +39,7 @@ NOT_DEBIAN = frozenset({REGISTRY, SCRATCH})
 PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync,
                 PoetryInstallFromFile)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
+RUN_KINDS = (RunCommands, RunFunction)
 
 
 def require_supported(image_name: str, image: "Image") -> None:
@@ -70,8 +71,11 @@ def require_supported(image_name: str, image: "Image") -> None:
         if isinstance(step, LOCAL_KINDS) and not step.copy and mounted is None:
             mounted = index
         if isinstance(step, PYTHON_KINDS):
-            # env= is a Secret.from_dict too (nixbuild.api.image._layer_options).
-            unsupported = [name for name, value in (("secrets=/env=", step.secrets),) if value]
+            # env= is a Secret.from_dict too (nixbuild.api.image._layer_options). On pip steps
+            # the secrets carry index settings (nixbuild.python.index_login); a uv project or a
+            # Poetry lock names its indexes itself.
+            index_from_lock = isinstance(step, (UvSync, PoetryInstallFromFile))
+            unsupported = [name for name, value in (("secrets=/env=", step.secrets),) if value and index_from_lock]
             try:
                 resolver_options(getattr(step, "extra_options", ""))
             except InvalidError as exc:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from nixbuild import seed
 from nixbuild.debian import slim as debian_slim
-from nixbuild.python import resolve as python_resolve, standalone
+from nixbuild.python import index_login, resolve as python_resolve, standalone
 from nixbuild.python.standalone import StandalonePin
 from nixbuild.api.image import Image
 from nixbuild.debian.index import PackageIndex, load_index, load_snapshot
@@ -119,14 +119,21 @@ def _python_pins(step, where: str, python: "_Python", below: list[FilePin],
     series, glibc = python.require(where)
     pinned = {pin.name for pin in below}
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
+    login = index_login.values_of(step) if getattr(step, "secrets", ()) else {}
     resolved = python_resolve.resolve(lines, python=series, glibc=glibc,
+                                      env=index_login.uv_env(login, where) if login else None,
                                       constraints=[f"{p.name}=={p.version}" for p in below],
                                       pre=getattr(step, "pre", False), where=where,
                                       extra=resolver_options(getattr(step, "extra_options", "")), **index_options)
+    if login and resolved.sdists:
+        raise LockError(f"{resolved.sdists[0].name} {resolved.sdists[0].version} has only an sdist for this image, and "
+                        "nixbuild builds sdists of a step with index secrets not yet", where=where,
+                        fix="publish a wheel for it to the index, or install it in a step without secrets")
     sdists = [pin_sdist(pin, cache_dir=cache_dir, python=series, glibc=glibc, where=where,
                         **index_options)
               for pin in resolved.sdists if pin.name not in pinned]
-    return [w for w in resolved.wheels if w.name not in pinned], sdists, resolved.platform
+    wheels = [w for w in resolved.wheels if w.name not in pinned]
+    return (index_login.stored(wheels, login, where) if login else wheels), sdists, resolved.platform
 
 
 @dataclass

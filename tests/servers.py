@@ -58,3 +58,36 @@ def serve_folder(folder: Path, probe: str = "") -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+_LOGIN_SERVER = r"""
+import base64, functools, http.server, sys
+port, folder, token = int(sys.argv[1]), sys.argv[2], base64.b64encode(sys.argv[3].encode()).decode()
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Basic " + token:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="index"')
+            self.end_headers()
+            return
+        super().do_GET()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=folder)).serve_forever()
+"""
+
+
+@contextmanager
+def serve_folder_with_login(folder: Path, user: str, password: str) -> Iterator[str]:
+    """Like :func:`serve_folder`, but every request needs HTTP basic auth ``user:password``
+    (401 otherwise), as a private package index does; yields the URL without the login."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _LOGIN_SERVER, str(port), str(folder), f"{user}:{password}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answers(f"{url}/", proc, seconds=10, statuses=(401,))
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

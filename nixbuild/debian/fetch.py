@@ -44,13 +44,15 @@ DEBIAN_FIX = (
 )
 
 
-def fetch(url: str, *, timeout: float = TIMEOUT_S, fix: str = DEBIAN_FIX) -> bytes:
+def fetch(url: str, *, timeout: float = TIMEOUT_S, fix: str = DEBIAN_FIX,
+          headers: dict[str, str] | None = None) -> bytes:
     """The body of ``url`` (``http(s)://`` or ``file:``); raises :class:`MirrorError` with
-    ``fix`` (how to reach the mirror: a Debian one unless told otherwise)."""
+    ``fix`` (how to reach the mirror: a Debian one unless told otherwise). ``headers``: more
+    request headers (a login), never part of a message."""
     last_error: Exception | None = None
     for _ in range(_ATTEMPTS):
         try:
-            request = urllib.request.Request(url, headers={"User-Agent": "nixbuild"})
+            request = urllib.request.Request(url, headers={"User-Agent": "nixbuild", **(headers or {})})
             with urllib.request.urlopen(request, timeout=timeout, context=_ssl_context()) as reply:
                 return reply.read()
         except urllib.error.HTTPError as error:

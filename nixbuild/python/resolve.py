@@ -23,7 +23,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from nixbuild.errors import MirrorError, ResolveError
 from nixbuild.python.names import normalize
@@ -43,7 +43,7 @@ class FilePin(BaseModel):
     version: str
     url: str
     filename: str
-    size: int
+    size: int | None = Field(None, description="null when the index does not say (a plain HTML simple index)")
     sha256: str
 
 
@@ -170,11 +170,13 @@ def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
 
 def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], constraints: list[str],
             index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
-            pre: bool = False, only_binary: bool = False, extra: list[str] = (), where: str = "") -> Resolved:
+            pre: bool = False, only_binary: bool = False, extra: list[str] = (), where: str = "",
+            env: dict[str, str] | None = None) -> Resolved:
     """Pinned files of the closure of ``requirements`` (``constraints`` pin what earlier
     steps installed). With ``only_binary`` (build requirements) every package must have a
     wheel for the image. ``extra``: more ``uv pip compile`` arguments (a step's extra_options).
-    ``glibc``: the image's C library (``GLIBC[distribution]`` for a Debian base)."""
+    ``glibc``: the image's C library (``GLIBC[distribution]`` for a Debian base). ``env``: more
+    environment for uv (a step's index settings from its secrets, nixbuild.python.index_login)."""
     platform = resolver_platform(glibc, uv_manylinux_tags())
     requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
@@ -197,7 +199,8 @@ def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], con
         if pre:
             cmd += ["--prerelease", "allow"]
         cmd += extra
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              env={**os.environ, **(env or {}), "UV_NO_PROGRESS": "1"})
         if proc.returncode != 0:
             raise _resolve_error(proc.stderr, where, cmd)
         locked = tomllib.loads((Path(tmp) / "pylock.toml").read_text())
@@ -231,7 +234,7 @@ def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], con
 
 def _pin(model, package: dict, file: dict):
     return model(name=package["name"], version=package["version"], url=file["url"],
-                 filename=file["url"].rsplit("/", 1)[-1], size=file["size"], sha256=file["hashes"]["sha256"])
+                 filename=file["url"].rsplit("/", 1)[-1], size=file.get("size"), sha256=file["hashes"]["sha256"])
 
 
 def _resolve_error(stderr: str, where: str, cmd: list[str]) -> Exception:

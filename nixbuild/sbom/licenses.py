@@ -23,7 +23,7 @@ from pathlib import Path
 
 from license_expression import ExpressionError, get_spdx_licensing
 
-from nixbuild.build import plan_store_name
+from nixbuild.tools.nixcmd import store_name
 from nixbuild.errors import BuildError
 from nixbuild.lock import DebPin, write_atomic
 from nixbuild.local.nar import compress_hash, nix_base32
@@ -48,7 +48,7 @@ _DATA_TAR = re.compile(rb"^data\.tar(\.(gz|xz|bz2))?$")
 def deb_store_path(pin: DebPin, store_dir: str = "/nix/store") -> str:
     """Where Nix keeps the pinned .deb: the flat sha256 fixed-output path of nix/fetch.nix's
     ``fetchFile`` (Nix's ``makeFixedOutputPath`` for a flat hash)."""
-    name = plan_store_name(pin.filename)
+    name = store_name(pin.filename)
     inner = hashlib.sha256(f"fixed:out:sha256:{pin.sha256}:".encode()).hexdigest()
     fingerprint = f"output:out:sha256:{inner}:{store_dir}:{name}"
     return f"{store_dir}/{nix_base32(compress_hash(hashlib.sha256(fingerprint.encode()).digest()))}-{name}"

@@ -34,11 +34,6 @@ _PARALLEL = 8
 _DOWNLOAD_FAILED = re.compile(r"unable to download '[^']+'|error: (?:unable to|cannot) download")
 
 
-def store_name(filename: str) -> str:
-    """The store name nix/fetch.nix ``storeName`` gives a file."""
-    return filename.replace("~", "_").replace(":", "_").replace("%", "_")
-
-
 def flat_path(name: str, sha256_hex: str, store_dir: str = STORE_DIR) -> str:
     """The store path of a flat sha256 fixed-output file (Nix's ``makeFixedOutputPath``),
     what ``nix-store --add-fixed sha256 FILE`` prints for a FILE called ``name``."""
@@ -63,7 +58,7 @@ def failed_pins(message: str, lock: Lock, image: str) -> list[tuple[DebPin, list
     if not _DOWNLOAD_FAILED.search(message):
         return []
     return [(pin, snapshots) for pin, snapshots in image_pins(lock, image)
-            if f"-{store_name(pin.filename)}.drv'" in message]
+            if f"-{nixcmd.store_name(pin.filename)}.drv'" in message]
 
 
 def _fix() -> str:
@@ -77,7 +72,7 @@ def _add(pin: DebPin, snapshots: list[SuiteSnapshot], settings: Settings, store:
     scratch = settings.cache_dir / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="deb-", dir=scratch) as tmp:
-        dest = Path(tmp) / store_name(pin.filename)
+        dest = Path(tmp) / nixcmd.store_name(pin.filename)
         fetch_first(urls, pin.sha256, dest, what=f"the pinned {pin.name} {pin.version} ({pin.filename})",
                     fix=_fix())
         cmd = [nixcmd.require("nix-store", "nix-bin"), "--add-fixed", "sha256", str(dest)]

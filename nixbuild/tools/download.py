@@ -41,12 +41,13 @@ def _write(dest: Path, data: bytes) -> Path:
     return dest
 
 
-def fetch_verified(url: str, sha256: str, dest: Path, *, fix: str = DEBIAN_FIX) -> Path:
+def fetch_verified(url: str, sha256: str, dest: Path, *, fix: str = DEBIAN_FIX,
+                   headers: dict[str, str] | None = None) -> Path:
     """Download ``url`` to ``dest`` unless it is already there with the right hash. ``fix``
-    says how to reach the mirror when it cannot be reached."""
+    says how to reach the mirror when it cannot be reached; ``headers`` go with the request."""
     if _have(dest, sha256):
         return dest
-    data = fetch(url, fix=fix)
+    data = fetch(url, fix=fix, headers=headers)
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:
         raise MirrorError(f"{url} does not match the lock (sha256 {got}, locked {sha256})", fix=_WRONG_FILE_FIX)

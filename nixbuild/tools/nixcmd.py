@@ -228,6 +228,12 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def store_name(filename: str) -> str:
+    """The store name nix/fetch.nix ``storeName`` gives a file: Debian versions carry ``~``
+    and ``:``, which store names do not allow."""
+    return filename.replace("~", "_").replace(":", "_").replace("%", "_")
+
+
 def add_fixed_recursive(path: Path, store: str | None = None) -> str:
     """``nix-store --add-fixed --recursive sha256 PATH`` -> store path."""
     return add_fixed(path, store, recursive=True)

@@ -11,7 +11,8 @@ import pytest
 from nixbuild.debian.index import SuiteSnapshot
 from nixbuild.debian.snapshot import snapshot_urls
 from nixbuild.errors import MirrorError
-from nixbuild.store.pinned_debs import flat_path, store_name
+from nixbuild.store.pinned_debs import flat_path
+from nixbuild.tools.nixcmd import store_name
 
 
 def _snapshot(archive: str, date: str) -> SuiteSnapshot:

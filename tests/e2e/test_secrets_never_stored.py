@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import subprocess
+import sys
 import tarfile
 import uuid
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from nixbuild.oci.layout import OciLayout
 
 from conftest import payload
+from tests.servers import serve_folder_with_login
 
 APP = """\
 import os
@@ -107,3 +109,44 @@ def test_secret_and_env_values_reach_the_step_and_are_never_stored(cli, tmp_path
     refused = cli("build", "app.py", cwd=tmp_path, env={**env, "NIX_REMOTE": "daemon"}, ok=False)
     assert refused.returncode == 6 and "daemon" in refused.stderr and "Traceback" not in refused.stderr
     assert "step 1 run_commands" in refused.stderr
+
+
+def test_a_pip_step_s_index_login_comes_from_its_secret_and_is_kept_nowhere(cli, tmp_path):
+    """A private index on 127.0.0.1 that wants a login (PEP 503 layout, the wheel of six taken
+    from the configured index by pip). PIP_INDEX_URL in the step's secret carries the login,
+    as Modal apps write it: uv resolves with it, the CLI downloads the wheel with it, and the
+    lock, the cache, the image's derivations and the output never hold the password."""
+    index = tmp_path / "index"
+    files = index / "files"
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                    "six==1.17.0", "-d", str(files)], check=True, capture_output=True)
+    (wheel,) = files.iterdir()
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (index / "simple" / "six").mkdir(parents=True)
+    (index / "simple" / "index.html").write_text('<a href="six/">six</a>\n')
+    (index / "simple" / "six" / "index.html").write_text(
+        f'<a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a>\n')
+    password = "tok-" + uuid.uuid4().hex
+    app = tmp_path / "app" / "app.py"
+    app.parent.mkdir()
+    app.write_text("import modal\n\nimage = modal.Image.debian_slim(python_version='3.11').pip_install(\n"
+                   "    'six', secrets=[modal.Secret.from_local_environ(['PIP_INDEX_URL'])])\n"
+                   "app = modal.App('private-index', image=image)\n")
+    cache = tmp_path / "cache"
+    with serve_folder_with_login(index, "builder", password) as url:
+        env = {"PIP_INDEX_URL": url.replace("http://", f"http://builder:{password}@") + "/simple",
+               "NIXBUILD_CACHE_DIR": str(cache)}
+        built = cli("build", app, env=env)
+        ran = cli("run", app, "--", "python", "-c", "import six; print(six.__version__)", env=env)
+    assert ran.stdout == "1.17.0\n"
+    steps = json.loads((app.parent / "nixbuild.lock").read_text())["images"]["image"]["steps"]
+    (pin,) = steps[1]["wheels"]
+    assert pin["url"] == f"{url}/files/{wheel.name}" and pin["sha256"] == digest  # no login in the lock
+    kept = [app.parent / "nixbuild.lock", *(p for p in cache.rglob("*") if p.is_file() and p.stat().st_size < 1 << 24)]
+    drvs = subprocess.run(["nix-store", "--query", "--deriver", str((app.parent / ".nixbuild" / "image").resolve())],
+                          capture_output=True, text=True, check=True).stdout.split()
+    closure = subprocess.run(["nix-store", "--query", "--requisites", *drvs], capture_output=True, text=True,
+                             check=True).stdout.split()
+    kept += [Path(p) for p in closure if p.endswith(".drv")]
+    assert not [str(p) for p in kept if password.encode() in p.read_bytes()]
+    assert password not in built.stdout + built.stderr + ran.stderr

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from nixbuild.store.pinned_debs import flat_path, store_name
+from nixbuild.store.pinned_debs import flat_path
+from nixbuild.tools.nixcmd import store_name
 from nixbuild.settings import Settings
 
 APP = """import modal
