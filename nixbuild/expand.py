@@ -1,8 +1,8 @@
 """Rewrite steps that stand for several others into the steps nixbuild builds.
 
-``from_dockerfile`` becomes its base step (``from_registry`` or ``from_scratch``) and a
-``dockerfile_commands`` step of the lines after ``FROM`` (:func:`nixbuild.dockerfile.from_dockerfile`).
-A registry base's ``setup_dockerfile_commands`` become a ``dockerfile_commands`` step right
+``from_dockerfile`` becomes its last stage's steps: a base step (``from_registry``,
+``from_scratch``, or an earlier stage's steps) and a ``dockerfile_commands`` step of the
+stage's lines (:func:`nixbuild.dockerfile.from_dockerfile`). A registry base's ``setup_dockerfile_commands`` become a ``dockerfile_commands`` step right
 after it (with the step's ``secrets`` and ``force_build``), as Modal renders them into the
 base's Dockerfile after ``FROM`` and the ``add_python`` lines; then, like every other one:
 ``dockerfile_commands`` becomes its instructions as steps (RUN -> run_commands, COPY ->
