@@ -162,6 +162,9 @@ def from_dockerfile(step: FromDockerfile, *, cwd: Path, where: str) -> list[Stag
         earlier = next((s for s in stages if s.name is not None and s.name == image.lower()), None)
         if earlier is not None:
             base = list(earlier.steps)
+            if number == len(froms) - 1 and step.add_python and isinstance(base[0], FromRegistry):
+                # The image's stage starts from an earlier one: add_python still reaches its base.
+                base[0] = base[0].model_copy(update={"add_python": step.add_python})
         elif image == "scratch":
             if step.add_python:
                 raise InvalidError("add_python on FROM scratch: the standalone Python needs a C library", where=here,

@@ -68,3 +68,9 @@ def test_stages_by_name_and_number_and_a_stage_built_on_another(tmp_path):
     assert final.steps[0].add_python == "3.12" and final.steps[0].tag == "127.0.0.1:5000/slim:1"
     # Each stage keeps only its own lines (the others blank), so line numbers stay the file's.
     assert build.steps[1].commands[0].split("\n")[2] == "RUN make" and "make test" not in build.steps[1].commands[0]
+
+
+def test_add_python_reaches_an_image_stage_built_on_an_earlier_one(tmp_path):
+    build, final = stages_of(tmp_path, "FROM 127.0.0.1:5000/py:3 AS build\nRUN make\nFROM build\nRUN check\n",
+                             add_python="3.12")
+    assert build.steps[0].add_python is None and final.steps[0].add_python == "3.12"
