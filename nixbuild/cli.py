@@ -479,7 +479,8 @@ def plan(app, image, lock_path, out_dir, flake_root, as_json):
         target = out_dir / f"{name}.json"
         spec = project.spec(name, lock)
         if flake_root is not None:
-            spec = relative_to_flake(spec, list(project.local_trees(name).values()), flake_root)
+            trees = [tree for chain in [*project.stages_of(name), name] for tree in project.local_trees(chain).values()]
+            spec = relative_to_flake(spec, trees, flake_root)
         write_atomic(target, spec.dumps())
         specs.append(report.SpecFile(image=name, path=str(target)))
     emit(as_json, report.PlanDocument(specs=specs), "\n".join(s.path for s in specs))

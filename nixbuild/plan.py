@@ -456,12 +456,22 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
 
 def relative_to_flake(spec: ImageSpec, trees: list[LocalTree], root: Path) -> ImageSpec:
     """The spec with each local tree's files named relative to the flake root ``root``: a
-    consumer flake builds it from a fresh clone, with no tree seeded by the CLI."""
+    consumer flake builds it from a fresh clone, with no tree seeded by the CLI. ``trees``:
+    those of the image and of every stage it copies from (their layers are in the spec too)."""
     by_hash = {tree.nar_hash: tree for tree in trees}
-    layers = [layer.model_copy(update={"sources": [TreeSource(**vars(s)) for s in
-                                                   relative_sources(by_hash[layer.tree.narHash], root)]})
-              if isinstance(layer, FilesLayer) else layer for layer in spec.layers]
-    return spec.model_copy(update={"layers": layers})
+
+    def relative(layers: list[LayerSpec]) -> list[LayerSpec]:
+        out = []
+        for layer in layers:
+            if isinstance(layer, FilesLayer):
+                layer = layer.model_copy(update={"sources": [TreeSource(**vars(s)) for s in
+                                                             relative_sources(by_hash[layer.tree.narHash], root)]})
+            elif isinstance(layer, CopyLayer):
+                layer = layer.model_copy(update={"stage": relative(layer.stage)})
+            out.append(layer)
+        return out
+
+    return spec.model_copy(update={"layers": relative(spec.layers)})
 
 
 def write_spec(spec: ImageSpec, settings: Settings) -> Path:
