@@ -56,6 +56,19 @@ def cli() -> Cli:
     return Cli(dict(os.environ))
 
 
+def files_holding(secret: str, app: Path, cache: Path) -> list[str]:
+    """The places a build of ``app`` (with ``cache`` as NIXBUILD_CACHE_DIR) could keep a
+    secret in that hold it: the lock, the cache's files, every .drv of the image's closure."""
+    kept = [app.parent / "nixbuild.lock", *(p for p in cache.rglob("*") if p.is_file() and p.stat().st_size < 1 << 24)]
+    image = (app.parent / ".nixbuild" / "image").resolve()
+    drvs = subprocess.run(["nix-store", "--query", "--deriver", str(image)], capture_output=True, text=True,
+                          check=True).stdout.split()
+    closure = subprocess.run(["nix-store", "--query", "--requisites", *drvs], capture_output=True, text=True,
+                             check=True).stdout.split()
+    kept += [Path(p) for p in closure if p.endswith(".drv")]
+    return [str(p) for p in kept if secret.encode() in p.read_bytes()]
+
+
 def copy_example(name: str, dest: Path) -> Path:
     shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("nixbuild.lock", ".nixbuild"))
     return dest / "app.py"

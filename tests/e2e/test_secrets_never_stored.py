@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nixbuild.oci.layout import OciLayout
 
-from conftest import payload
+from conftest import files_holding, payload
 from tests.servers import serve_folder_with_login
 
 APP = """\
@@ -142,11 +142,5 @@ def test_a_pip_step_s_index_login_comes_from_its_secret_and_is_kept_nowhere(cli,
     steps = json.loads((app.parent / "nixbuild.lock").read_text())["images"]["image"]["steps"]
     (pin,) = steps[1]["wheels"]
     assert pin["url"] == f"{url}/files/{wheel.name}" and pin["sha256"] == digest  # no login in the lock
-    kept = [app.parent / "nixbuild.lock", *(p for p in cache.rglob("*") if p.is_file() and p.stat().st_size < 1 << 24)]
-    drvs = subprocess.run(["nix-store", "--query", "--deriver", str((app.parent / ".nixbuild" / "image").resolve())],
-                          capture_output=True, text=True, check=True).stdout.split()
-    closure = subprocess.run(["nix-store", "--query", "--requisites", *drvs], capture_output=True, text=True,
-                             check=True).stdout.split()
-    kept += [Path(p) for p in closure if p.endswith(".drv")]
-    assert not [str(p) for p in kept if password.encode() in p.read_bytes()]
+    assert not files_holding(password, app, cache)
     assert password not in built.stdout + built.stderr + ran.stderr
