@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 from nixbuild.errors import InvalidError
@@ -70,11 +71,37 @@ def apply_layer(root: Path, members) -> None:
         os.chmod(path, info.mode)
 
 
+# Unpacked images are a cache of what the store holds, each a whole image tree: beyond the most
+# recently used ROOTFS_KEPT, one unused for RECENT_S (no container can still be starting from
+# it) is removed when another image is unpacked, so repeated builds do not fill the disk.
+ROOTFS_KEPT = 8
+RECENT_S = 600
+
+
+def remove_tree(path: Path) -> None:
+    """Remove an unpacked image (its directories may be read-only, as the image has them)."""
+    subprocess.run(["chmod", "-R", "u+w", str(path)], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def evict(folder: Path, keep: Path, now: float | None = None) -> list[Path]:
+    """Remove the unpacked images of ``folder`` the rule above lets go (never ``keep``)."""
+    now = time.time() if now is None else now
+    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    gone = [p for p in entries[ROOTFS_KEPT:] if p != keep and now - p.stat().st_mtime > RECENT_S]
+    for path in gone:
+        remove_tree(path)
+    return gone
+
+
 def unpack(layout: OciLayout, cache: Path) -> Path:
-    """The image's root filesystem, unpacked once per manifest digest (atomically)."""
+    """The image's root filesystem, unpacked once per manifest digest (atomically); its
+    mtime says when it was last used (see :func:`evict`)."""
     descriptor = layout.manifest_descriptor()
     target = cache / "rootfs" / descriptor.digest.replace(":", "-")
     if target.exists():
+        os.utime(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
@@ -87,6 +114,7 @@ def unpack(layout: OciLayout, cache: Path) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    evict(target.parent, target)
     return target
 
 

@@ -14,7 +14,6 @@ current app again downloads nothing and rebuilds nothing.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 
 from nixbuild.errors import LockError
 from nixbuild.lock import read_lock
+from nixbuild.oci.runner import remove_tree
 from nixbuild.store.roots import RootRecord, app_dir, history, roots_dir
 from nixbuild.tools import nixcmd
 
@@ -126,11 +126,6 @@ def _tree_bytes(folder: Path) -> int:
     return sum(f.lstat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-def _remove_tree(path: Path) -> None:
-    subprocess.run(["chmod", "-R", "u+w", str(path)], capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def collect(cache_dir: Path, app: Path | None = None, *, dry_run: bool = False) -> GcReport:
     """Remove nixbuild's roots that no current image needs (only ``app``'s, when given), then
     the store paths and cache entries only they held."""
@@ -173,9 +168,9 @@ def collect(cache_dir: Path, app: Path | None = None, *, dry_run: bool = False) 
             link.with_name(link.name + ".json").unlink(missing_ok=True)
         for path in recorded:
             if not path.is_file():
-                _remove_tree(app_dir(cache_dir, path))
+                remove_tree(app_dir(cache_dir, path))
         for entry in removed_cache:
-            _remove_tree(Path(entry)) if Path(entry).is_dir() else Path(entry).unlink(missing_ok=True)
+            remove_tree(Path(entry)) if Path(entry).is_dir() else Path(entry).unlink(missing_ok=True)
         dead = set(_nix_store("--gc", "--print-dead"))
         doomed = sorted(candidates & dead)
     bytes_of = size_of(doomed)
