@@ -277,8 +277,8 @@ def test_copy_modal_special_source_errors(tmp_path, line, text):
 def test_copy_from_names_the_other_image_s_paths(tmp_path):
     (copy,) = tr("WORKDIR /srv", "COPY --from=builder out/app /opt/bin ./", cwd=tmp_path)[1:]
     assert copy == CopyFrom(source="builder", sources=("/out/app", "/opt/bin"), dest="/srv", into_dir=True)
-    (copy,) = tr("COPY --from=ghcr.io/astral-sh/uv:0.5 /uv /bin/uv", cwd=tmp_path)
-    assert (copy.source, copy.dest, copy.into_dir) == ("ghcr.io/astral-sh/uv:0.5", "/bin/uv", False)
+    (copy,) = tr("COPY --from=127.0.0.1:5000/astral-sh/uv:0.5 /uv /bin/uv", cwd=tmp_path)
+    assert (copy.source, copy.dest, copy.into_dir) == ("127.0.0.1:5000/astral-sh/uv:0.5", "/bin/uv", False)
     assert "wildcard" in error("COPY --from=builder /out/*.whl /w/", cwd=tmp_path).message
     assert "ADD --from" in error("ADD --from=builder /out /out", cwd=tmp_path).message
 
