@@ -159,16 +159,13 @@ def _project(app: Path, image: str | None, lock_path: Path | None, store: Path |
     return project
 
 
-# A Docker reference NAME[:TAG] (distribution's grammar: lowercase path components, an optional
-# registry host[:port] first, a tag of word characters, dots and dashes).
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REFERENCE = re.compile(rf"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?")
-
-
 def _tag(_ctx, _param, value: str | None) -> str | None:
+    """A Docker reference NAME[:TAG] (distribution's grammar, nixbuild.registry.reference)."""
+    from nixbuild.registry.reference import NAME_AND_TAG
+
     if value is None:
         return None
-    if not _REFERENCE.fullmatch(value):
+    if not NAME_AND_TAG.fullmatch(value):
         raise click.BadParameter(f"{value!r} is not an image reference NAME[:TAG] (lowercase NAME, e.g. "
                                  "myapp:1.0 or registry.example/team/myapp:dev)")
     last = value.rsplit("/", 1)[-1]
