@@ -31,6 +31,7 @@ from nixbuild.local import tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
 from nixbuild.api.image import Image
+from nixbuild.api.secret import resolve_all
 from nixbuild.errors import BuildError, NixbuildError, locate
 from nixbuild.expand import expand_with_stages
 from nixbuild.loader import load_images, pick
@@ -191,10 +192,7 @@ class Project:
             # Only run steps get their secrets in the sandbox; a pip step's are used by the CLI.
             secrets = step.secrets if isinstance(step, chain.RUN_KINDS) else ()
             if secrets:
-                values: dict[str, str] = {}
-                for secret in secrets:
-                    values.update(secret.resolve())
-                env[plan.secret_var(index)] = json.dumps(values)
+                env[plan.secret_var(index)] = json.dumps(resolve_all(secrets))
                 users.append(chain.step_where(name, index, step))
         if users:  # a daemon or a remote builder would run the step without them: refuse first
             nixdaemon.require_local_builds(users[0])
@@ -226,7 +224,7 @@ class Project:
                     registry_blobs.ensure(step, pinned.registry, self.settings.cache_dir,
                                           chain.step_where(name, pinned.index, step), store)
                 if pinned.wheels and isinstance(step, chain.PYTHON_KINDS) and step.secrets:
-                    index_login.seed(pinned.wheels, index_login.values_of(step), self.settings.cache_dir, store)
+                    index_login.seed(pinned.wheels, resolve_all(step.secrets), self.settings.cache_dir, store)
 
     def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
         # One build of an app at a time: a second waits, then reads the pins the first wrote.

@@ -26,10 +26,11 @@ def step_where(image_name: str, index: int, step: Step) -> str:
 # Step kinds nixbuild can build today (dockerfile_commands is rewritten into these first, see
 # expand.py); every other kind loads (with Modal's validation) and is refused before anything
 # is resolved or built.
-SUPPORTED = frozenset({"debian_slim", "from_registry", "from_scratch", "apt_install", "env", "workdir", "entrypoint", "cmd", "shell", "image_metadata",
-                       "add_local_file", "add_local_dir", "add_local_python_source", "run_commands",
-                       "run_function", "copy_from", "poetry_install_from_file", "pip_install", "uv_pip_install", "pip_install_from_requirements",
-                       "pip_install_from_pyproject", "uv_sync"})
+SUPPORTED = frozenset({"debian_slim", "from_registry", "from_scratch", "apt_install", "env", "workdir",
+                       "entrypoint", "cmd", "shell", "image_metadata", "add_local_file", "add_local_dir",
+                       "add_local_python_source", "run_commands", "run_function", "copy_from",
+                       "poetry_install_from_file", "pip_install", "uv_pip_install",
+                       "pip_install_from_requirements", "pip_install_from_pyproject", "uv_sync"})
 ROOT_USERS = frozenset({"root", "0"})
 # The distribution of an image on a registry base: the base's own (its facts are in the lock);
 # of an image from scratch: none. Neither has a Debian index to resolve apt steps against.

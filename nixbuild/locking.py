@@ -28,6 +28,7 @@ from nixbuild.debian import slim as debian_slim
 from nixbuild.python import index_login, resolve as python_resolve, standalone
 from nixbuild.python.standalone import StandalonePin
 from nixbuild.api.image import Image
+from nixbuild.api.secret import resolve_all
 from nixbuild.debian.index import PackageIndex, load_index, load_snapshot
 from nixbuild.debian.resolver import minbase, resolve
 from nixbuild.errors import LockError, MirrorError, NixbuildError
@@ -119,7 +120,7 @@ def _python_pins(step, where: str, python: "_Python", below: list[FilePin],
     series, glibc = python.require(where)
     pinned = {pin.name for pin in below}
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
-    login = index_login.values_of(step) if getattr(step, "secrets", ()) else {}
+    login = resolve_all(step.secrets) if getattr(step, "secrets", ()) else {}
     resolved = python_resolve.resolve(lines, python=series, glibc=glibc,
                                       env=index_login.uv_env(login, where) if login else None,
                                       constraints=[f"{p.name}=={p.version}" for p in below],

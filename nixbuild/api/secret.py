@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -202,6 +203,15 @@ class NamedSecret(Secret):
 
 SecretRef = Annotated[DictSecret | DotenvSecret | NamedSecret, Field(discriminator="kind")]
 """How a step model holds a secret: the reference fields only."""
+
+
+def resolve_all(secrets: Iterable[Secret]) -> dict[str, str]:
+    """The values of a step's secrets together, a later secret's key winning (as Modal sets
+    them one after the other); call only at build time, and never persist the result."""
+    values: dict[str, str] = {}
+    for secret in secrets:
+        values.update(secret.resolve())
+    return values
 
 
 def check_secrets(secrets: Any) -> tuple[Secret, ...]:

@@ -35,14 +35,6 @@ UV_NAMES = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_IN
 INDEX_KEYS = frozenset({*UV_NAMES, *UV_NAMES.values()})
 
 
-def values_of(step) -> dict[str, str]:
-    """The step's secret values (resolved now; never stored)."""
-    values: dict[str, str] = {}
-    for secret in step.secrets:
-        values.update(secret.resolve())
-    return values
-
-
 def uv_env(values: dict[str, str], where: str) -> dict[str, str]:
     """uv's environment for the index settings among ``values``; the other keys are named."""
     others = sorted(set(values) - INDEX_KEYS)
