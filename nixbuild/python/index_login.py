@@ -26,6 +26,7 @@ from pathlib import Path
 
 from nixbuild.errors import InvalidError
 from nixbuild.python.resolve import FilePin
+from nixbuild.store.pinned_debs import flat_path
 from nixbuild.tools import nixcmd
 from nixbuild.tools.download import fetch_verified
 from nixbuild.warn import warn
@@ -90,7 +91,7 @@ def seed(pins: list[FilePin], values: dict[str, str], cache_dir: Path, store: st
     """Each file of ``pins`` in the store under its Nix name, downloaded with the login."""
     for pin in pins:
         name = nixcmd.store_name(pin.filename)
-        if nixcmd.is_valid(nixcmd.fixed_path(name, pin.sha256, recursive=False), store):
+        if nixcmd.is_valid(flat_path(name, pin.sha256), store):
             continue
         with tempfile.TemporaryDirectory(prefix="index-", dir=cache_dir) as tmp:
             path = fetch_verified(pin.url, pin.sha256, Path(tmp) / name, headers=headers_for(pin.url, values),

@@ -20,6 +20,7 @@ from nixbuild.api.steps import FromRegistry
 from nixbuild.errors import BuildError
 from nixbuild.registry import credentials as creds
 from nixbuild.registry.pin import RegistryPin, cache_folder, pull
+from nixbuild.store.pinned_debs import flat_path
 from nixbuild.tools import nixcmd
 
 
@@ -28,7 +29,7 @@ def store_name(digest: str) -> str:
 
 
 def store_path(digest: str) -> str:
-    return nixcmd.fixed_path(store_name(digest), digest.removeprefix("sha256:"), recursive=False)
+    return flat_path(store_name(digest), digest.removeprefix("sha256:"))
 
 
 def cached(step: FromRegistry, pinned: RegistryPin, digests: list[str], cache_dir: Path, where: str) -> dict[str, Path]:

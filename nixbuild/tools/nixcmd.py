@@ -264,11 +264,11 @@ def is_valid(store_path: str, store: str | None = None) -> bool:
     return subprocess.run(cmd, capture_output=True).returncode == 0
 
 
-def fixed_path(name: str, hash_: str, *, recursive: bool = True) -> str:
-    """The store path of a sha256 fixed-output path (as ``nix-store --add-fixed`` would name
-    it; ``hash_``: the NAR hash when ``recursive``, else the file's), computed without the content."""
-    proc = subprocess.run([require("nix-store", "nix-bin"), "--print-fixed-path", *(["--recursive"] if recursive else []),
-                           "sha256", hash_, name], capture_output=True, text=True)
+def fixed_path(name: str, nar_hash: str) -> str:
+    """The store path of a recursive sha256 fixed-output path (as ``nix-store --add-fixed``
+    would name it), computed without the content."""
+    proc = subprocess.run([require("nix-store", "nix-bin"), "--print-fixed-path", "--recursive", "sha256",
+                           nar_hash, name], capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"nix-store --print-fixed-path {name} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
