@@ -166,17 +166,19 @@ def build(spec: dict, out: str) -> None:
             parent = posixpath.dirname(parent)
 
     if commands:
-        entries.update(configure(entries, layer.inputs, commands, spec))
+        changed, group_file = configure(entries, layer.inputs, commands, spec)
+        entries.update(changed)
+        maintainer.set_group_modes(layer, group_file)
     write_layer_dir(entries, out, spec)
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
 
 
 def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: list[str],
-              spec: dict) -> dict[str, Entry]:
+              spec: dict) -> tuple[dict[str, Entry], str]:
     """Run the configure ``commands`` in a chroot of the lower layers plus ``entries``; return
-    what they changed (maintainer.DISCARD left out). ``inputs`` are written for the commands
-    to read and removed before the comparison."""
+    what they changed (maintainer.DISCARD left out) and the image's /etc/group after them.
+    ``inputs`` are written for the commands to read and removed before the comparison."""
     root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"])
     with tempfile.TemporaryDirectory() as staged:  # this layer, as the unpacker reads layers
         write_layer(entries, staged, epoch=spec["epoch"], level=1)
@@ -197,7 +199,9 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
         if name not in headers:
             os.rmdir(os.path.join(root, name))
     changed = run_layer.diff(root, before)
-    return {path: entry for path, entry in changed.items() if not maintainer.discarded(path)}
+    with open(os.path.join(root, "etc/group")) as f:
+        group_file = f.read()
+    return {path: entry for path, entry in changed.items() if not maintainer.discarded(path)}, group_file
 
 
 if __name__ == "__main__":

@@ -64,14 +64,19 @@ def test_quickstart_matches_debian(quickstart, tmp_path):
 SCIENTIFIC = ["python3-numpy"]
 
 
-@pytest.fixture(scope="module")
-def scientific(tmp_path_factory, cli) -> dict:
+def built_set(tmp_path_factory, cli, packages: list[str]) -> dict:
+    """debian_slim 3.11 with ``packages`` apt-installed, built."""
     app = tmp_path_factory.mktemp("oracle-sets") / "app.py"
     app.write_text("import modal\n"
                    "image = modal.Image.debian_slim(python_version='3.11').apt_install("
-                   + ", ".join(repr(p) for p in SCIENTIFIC) + ")\n")
+                   + ", ".join(repr(p) for p in packages) + ")\n")
     (built,) = cli.json("build", app)
     return {"app": app, "built": built, "lock": json.loads((app.parent / "nixbuild.lock").read_text())}
+
+
+@pytest.fixture(scope="module")
+def scientific(tmp_path_factory, cli) -> dict:
+    return built_set(tmp_path_factory, cli, SCIENTIFIC)
 
 
 def test_scientific_set_matches_debian(scientific, cli, tmp_path):
@@ -82,3 +87,21 @@ def test_scientific_set_matches_debian(scientific, cli, tmp_path):
     out = cli("run", scientific["app"], "--", "python3", "-c",
               "import numpy; print(round(float(numpy.linalg.det(numpy.eye(3) * 2)), 6))").stdout
     assert out.strip() == "8.0"
+
+
+# System users and groups, setgid programs, debconf-configured files and man-page alternatives:
+# openssh-client (the _ssh group, ssh-agent setgid through dpkg-statoverride), postgresql-client
+# (psql's man pages chosen through alternatives), tzdata (/etc/localtime, /etc/timezone from
+# debconf's default), locales (/etc/locale.gen, /etc/default/locale written by its postinst).
+SERVICES = ["openssh-client", "postgresql-client", "tzdata", "locales"]
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, cli) -> dict:
+    return built_set(tmp_path_factory, cli, SERVICES)
+
+
+def test_services_set_matches_debian(services, tmp_path):
+    ours, debian = image_and_debian(services, tmp_path)
+    assert "usr/bin/ssh-agent" in debian and "etc/locale.gen" in debian
+    assert_no_differences(ours, debian)
