@@ -13,6 +13,7 @@ let
     "deb_layer.py" = [ "debfile.py" "layertar.py" "maintainer.py" "run_layer.py" ];
     "file_layer.py" = [ "layertar.py" ];
     "python_layer.py" = [ "layertar.py" ];
+    "conda_layer.py" = [ "debfile.py" "layertar.py" ];
     "registry_layer.py" = [ "layertar.py" ];
     "copy_layer.py" = [ "layertar.py" "run_layer.py" ];
     "run_layer.py" = [ "layertar.py" ];

@@ -35,9 +35,17 @@
 #              systemFeatures: required Nix system features (gpu= steps: cuda, gpu-<type>)
 #     "wheels": wheels = [ { url; sha256; name; } ]; installer (the same, pypa installer); env;
 #              sdists = [ { url; sha256; name; project; version; backend; backendPath;
-#                           build = [ wheels of the build environment ]; } ], built first;
+#                           build = [ wheels of the build environment ]; } ], built first
+#                       (a git checkout has narHash in place of url and sha256: a directory
+#                       seeded by the CLI, fetch.nix seeded);
 #              venv (optional): install into this virtual environment, made when missing;
 #              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps)
+#     "conda": prefix (/opt/conda); packages = [ { url; sha256; name; size; channel; subdir;
+#              requested; } ] (url only fetches: the layer does not depend on the mirror)
+#              (conda packages, .conda or .tar.bz2, in dependency order), linked into the
+#              prefix as micromamba links them; tools = [ { url; sha256; name; } ] (Debian's
+#              zstd and its libraries: it unpacks .conda files); pythonSeries ("3.11", or
+#              null): where noarch:python packages go; systemFeatures (as "run")
 #     "copy":  stage = [ layers ] (another chain's layers, as above: the same derivations its
 #              own build makes); sources = [ "/abs/path" ]; dest (absolute); intoDir (bool):
 #              COPY --from, the paths out of that chain's filesystem, owned by root
@@ -95,6 +103,16 @@ let
           inherit (layer) digest size diffId;
           dpkgStatus = layer.dpkgStatus or false;
         } { }
+        else if layer.kind == "conda" then layerDrv "conda_layer.py" index layer {
+          inherit (layer) prefix;
+          pythonSeries = layer.pythonSeries or null;
+          tools = map fetch.fetchFile layer.tools;
+          packages = map (p: {
+            path = fetch.fetchFile { inherit (p) url sha256 name; };
+            filename = p.name;
+            inherit (p) sha256 size channel subdir requested;
+          }) layer.packages;
+        } (features layer)
         else if layer.kind == "standalone" then layerDrv "python_layer.py" index layer {
           archive = fetch.fetchFile layer.archive;
         } { }
@@ -120,7 +138,9 @@ let
         } else { }))
         else if layer.kind == "wheels" then
           let
-            file = w: { path = fetch.fetchFile { inherit (w) url sha256 name; }; inherit (w) name; };
+            # A git checkout (narHash) is a directory the CLI seeded: nixbuild/python/git_source.py.
+            file = w: { inherit (w) name; path = if w ? narHash then fetch.seeded { inherit (w) name narHash; }
+              else fetch.fetchFile { inherit (w) url sha256 name; }; };
             # Read by builders/python_install.py, which the image's Python runs in the chroot.
             plan = builtins.toJSON {
               installer = fetch.fetchFile layer.installer;

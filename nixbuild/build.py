@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from nixbuild import chain, locking, plan, rebuild, seed
-from nixbuild.python import index_login
+from nixbuild.python import git_source, index_login
 from nixbuild.registry import blobs as registry_blobs
 from nixbuild.store import pinned_debs
 from nixbuild.local import tree as local_tree
@@ -211,7 +211,8 @@ class Project:
 
     def seed(self, lock: Lock, store: str | None = None) -> None:
         """Put what no derivation can fetch into the store: the busybox, the local files, the
-        blobs of registry bases and the wheels of a pip step whose index takes a login."""
+        blobs of registry bases, the wheels of a pip step whose index takes a login and the
+        checkouts of private git repositories."""
         busybox = lock.bootstrap.busybox
         seed.ensure(busybox, lock.bootstrap.busybox_nar_hash,
                     self.settings.deb_url(busybox.archive, busybox.path), self.settings.cache_dir, store)
@@ -223,8 +224,13 @@ class Project:
                 if pinned.registry is not None:
                     registry_blobs.ensure(step, pinned.registry, self.settings.cache_dir,
                                           chain.step_where(name, pinned.index, step), store)
-                if pinned.wheels and isinstance(step, chain.PYTHON_KINDS) and step.secrets:
-                    index_login.seed(pinned.wheels, resolve_all(step.secrets), self.settings.cache_dir, store)
+                if pinned.wheels and isinstance(step, chain.PYTHON_KINDS) and \
+                        (index_values := git_source.without_tokens(resolve_all(step.secrets))):
+                    index_login.seed(pinned.wheels, index_values, self.settings.cache_dir, store)
+                if pinned.git:
+                    git_source.seed(pinned.git, step.git_user, resolve_all(step.secrets), repr(list(step.secrets)),
+                                    self.settings.cache_dir / "python", store,
+                                    chain.step_where(name, pinned.index, step))
 
     def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
         # One build of an app at a time: a second waits, then reads the pins the first wrote.
@@ -326,7 +332,7 @@ def describe(name: str, path: Path, link: Path, layout: OciLayout | None = None)
 _LAYER_NAME = re.compile(rf"/nix/store/[a-z0-9]{{32}}-{nixcmd.LAYER_NAME}")
 _FAILED_LAYER = re.compile(rf"builder for '({_LAYER_NAME.pattern}\.drv)' failed")
 # The last line nix/builders/python_install.py prints when an sdist does not build.
-_SDIST_FAILED = re.compile(r"nixbuild: building (\S+) (\S+) from its sdist failed(?:; missing: (\S+))?")
+_SDIST_FAILED = re.compile(r"nixbuild: building (\S+) (\S+) from its (sdist|source) failed(?:; missing: (\S+))?")
 
 
 def _failed_drv(exc: NixbuildError) -> str:
@@ -372,8 +378,8 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
         exc.where = f"image {image!r}, step {failed['step']} {failed['kind']}"
         exc.fix = "the step's output is above; fix the step and build again"
         if sdist := _SDIST_FAILED.search(exc.message):
-            name, version, missing = sdist.groups()
-            exc.message = (f"building {name} {version} from its sdist failed"
+            name, version, source, missing = sdist.groups()
+            exc.message = (f"building {name} {version} from its {source} failed"
                            + (f": {missing} is missing" if missing else "") + f"\n{exc.message}")
             exc.fix = sdist_hints.hint(missing, int(failed["step"]))
     elif isinstance(exc, nixcmd.NoGpuBuilder) and (named := _LAYER_NAME.search(exc.message)):
@@ -382,7 +388,8 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
         for locked in lock.images.values():
             for step in locked.steps:
                 standalone = [step.standalone] if step.standalone is not None else []
-                for pin in [*step.packages, *step.python, *(b for s in step.sdists for b in s.build), *standalone]:
+                built_with = [b for s in [*step.sdists, *step.git] for b in s.build]
+                for pin in [*step.packages, *step.python, *built_with, *standalone, *step.conda, *step.conda_tools]:
                     if nixcmd.store_name(pin.filename) in exc.drv:
                         exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
                                        f"step {step.index} {step.kind}) do not match the lock: locked sha256 "

@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 
 from nixbuild.api.python_version import python_series
 from nixbuild.api.steps import (AddLocalDir, AddLocalFile, AddLocalPythonSource, AptInstall, Cmd, DebianSlim,
-                         Entrypoint, Env, FromRegistry, FromScratch, ImageMetadata, PipInstall, PipInstallFromPyproject,
-                         PipInstallFromRequirements, PoetryInstallFromFile,
+                         Entrypoint, Env, FromRegistry, FromScratch, ImageMetadata, Micromamba, MicromambaInstall,
+                         PipInstall, PipInstallFromPyproject,
+                         PipInstallFromRequirements, PipInstallPrivateRepos, PoetryInstallFromFile,
                          RunCommands, RunFunction, Shell, Step, UvPipInstall, UvSync, Workdir)
+from nixbuild.conda import base as conda_base
 from nixbuild.debian import slim as debian_slim
 from nixbuild.errors import InvalidError
+from nixbuild.python.git_source import parse_ref
 from nixbuild.python.pip_options import resolver_options
 
 if TYPE_CHECKING:
@@ -30,7 +33,8 @@ SUPPORTED = frozenset({"debian_slim", "from_registry", "from_scratch", "apt_inst
                        "entrypoint", "cmd", "shell", "image_metadata", "add_local_file", "add_local_dir",
                        "add_local_python_source", "run_commands", "run_function", "copy_from",
                        "poetry_install_from_file", "pip_install", "uv_pip_install",
-                       "pip_install_from_requirements", "pip_install_from_pyproject", "uv_sync"})
+                       "pip_install_from_requirements", "pip_install_from_pyproject", "uv_sync",
+                       "pip_install_private_repos", "micromamba", "micromamba_install"})
 ROOT_USERS = frozenset({"root", "0"})
 # The distribution of an image on a registry base: the base's own (its facts are in the lock);
 # of an image from scratch: none. Neither has a Debian index to resolve apt steps against.
@@ -38,9 +42,10 @@ REGISTRY = "registry"
 SCRATCH = "scratch"
 NOT_DEBIAN = frozenset({REGISTRY, SCRATCH})
 PYTHON_KINDS = (PipInstall, UvPipInstall, PipInstallFromRequirements, PipInstallFromPyproject, UvSync,
-                PoetryInstallFromFile)
+                PoetryInstallFromFile, PipInstallPrivateRepos)
 LOCAL_KINDS = (AddLocalFile, AddLocalDir, AddLocalPythonSource)
 RUN_KINDS = (RunCommands, RunFunction)
+CONDA_KINDS = (Micromamba, MicromambaInstall)
 
 
 def require_supported(image_name: str, image: "Image") -> None:
@@ -81,11 +86,26 @@ def require_supported(image_name: str, image: "Image") -> None:
                 resolver_options(getattr(step, "extra_options", ""))
             except InvalidError as exc:
                 raise exc.at(where)
+            if isinstance(step, PipInstallPrivateRepos):
+                for ref in step.repositories:
+                    try:
+                        parse_ref(ref)
+                    except InvalidError as exc:
+                        raise exc.at(where)
             if isinstance(step, UvSync) and not step.frozen:
                 unsupported.append("frozen=False")
             if unsupported:
                 raise InvalidError(f"{step.kind} with {', '.join(unsupported)} is not supported by nixbuild yet",
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")
+        if isinstance(step, MicromambaInstall):
+            if not isinstance(image.steps[0], Micromamba):
+                raise InvalidError(f"micromamba_install is not supported on a {image.steps[0].kind} base: it has no "
+                                   "conda prefix to install into", where=where,
+                                   fix="start the image with Image.micromamba(python_version=...)")
+            if step.secrets:  # channel logins are not passed to the solve or the downloads yet
+                raise InvalidError("micromamba_install with secrets=/env= is not supported by nixbuild yet",
+                                   where=where,
+                                   fix="drop secrets=/env= from the step (use channels that need no login)")
         if isinstance(step, (RunCommands, RunFunction)):
             unsupported = [name for name, value in (("volumes", step.volumes),) if value]
             if unsupported:
@@ -93,22 +113,22 @@ def require_supported(image_name: str, image: "Image") -> None:
                                    where=where, fix=f"drop {', '.join(unsupported)} from the step")
 
 
-def base_step(image: "Image", image_name: str | None = None) -> DebianSlim | FromRegistry | FromScratch:
+def base_step(image: "Image", image_name: str | None = None) -> DebianSlim | Micromamba | FromRegistry | FromScratch:
     """The image's base step (debian_slim or a registry image); errors name the image when
     ``image_name`` is given."""
     if not image.steps:
         raise InvalidError("the image has no steps", where=None if image_name is None else f"image {image_name!r}",
                            fix="start it with Image.debian_slim()")
     step = image.steps[0]
-    if not isinstance(step, (DebianSlim, FromRegistry, FromScratch)):
+    if not isinstance(step, (DebianSlim, Micromamba, FromRegistry, FromScratch)):
         raise InvalidError(f"images starting with `{step.kind}` are not supported by nixbuild yet",
                            where=f"step 0 {step.kind}" if image_name is None else step_where(image_name, 0, step),
                            fix="start the image with Image.debian_slim(python_version=...) or Image.from_registry(...)")
     return step
 
 
-def python_series_of(step: DebianSlim | FromRegistry | FromScratch) -> str | None:
-    """The series of the base's Python: debian_slim's, add_python's (None: a registry base's
+def python_series_of(step: DebianSlim | Micromamba | FromRegistry | FromScratch) -> str | None:
+    """The series of the base's Python: debian_slim's, micromamba's, add_python's (None: a registry base's
     own, known only from its layers, see nixbuild.registry.facts)."""
     return python_series(step)
 
@@ -124,6 +144,9 @@ def distribution_of(image: "Image", image_name: str | None = None) -> str:
             return REGISTRY
         if isinstance(step, FromScratch):
             return SCRATCH
+        if isinstance(step, Micromamba):
+            python_series_of(step)  # Modal's refusals of a malformed or free-threaded version
+            return conda_base.DISTRIBUTION
         return debian_slim.distribution_for(python_series_of(step), requested=step.python_version)
     except InvalidError as exc:
         if image_name is not None:
@@ -133,7 +156,7 @@ def distribution_of(image: "Image", image_name: str | None = None) -> str:
 
 def resolving_requests(step: Step) -> list[str] | None:
     """The Debian packages a step asks for, or None for steps that resolve nothing."""
-    if isinstance(step, (DebianSlim, FromRegistry, FromScratch)):
+    if isinstance(step, (DebianSlim, Micromamba, FromRegistry, FromScratch)):
         return []
     if isinstance(step, AptInstall):
         return list(step.packages)

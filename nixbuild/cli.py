@@ -312,7 +312,7 @@ def _lock_report(project: Project, lock, *, fresh: bool, written: bool, forgotte
     return report.LockReport(path=str(project.lock_path), fresh=fresh, written=written, forgotten=list(forgotten),
                              images=[report.LockedImage(
                                  name=name, debian_packages=sum(len(s.packages) for s in lock.images[name].steps),
-                                 python_distributions=sum(len(s.python) for s in lock.images[name].steps),
+                                 python_distributions=sum(len(s.python) + len(s.git) for s in lock.images[name].steps),
                                  network_outputs=len(lock.images[name].outputs))
                                  for name in project.images if lock is not None and name in lock.images])
 

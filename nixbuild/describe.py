@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nixbuild import report
 from nixbuild.build import BuiltImage, Project
+from nixbuild.local.nar import nar_sha256_hex
 from nixbuild.lock import Lock
 from nixbuild.oci.layout import OciLayout, summarize
 from nixbuild.plan import ImageSpec, write_spec
@@ -40,7 +41,10 @@ def contents(project: Project, name: str, lock: Lock) -> dict:
         "python": [report.PythonDistribution(step=s.index, name=p.name, version=p.version,
                                              kind="wheel" if p in s.wheels else "sdist",
                                              filename=p.filename, sha256=p.sha256)
-                   for s in locked.steps for p in s.python],
+                   for s in locked.steps for p in s.python]
+        + [report.PythonDistribution(step=s.index, name=g.name, version=g.version, kind="git",
+                                     filename=f"{g.repository}@{g.commit}", sha256=nar_sha256_hex(g.nar_hash))
+           for s in locked.steps for g in s.git],
         "local_trees": [report.LocalTree(step=index, kind=steps[index].kind, files=len(tree.files),
                                          nar_hash=tree.nar_hash)
                         for index, tree in project.local_trees(name).items()],

@@ -29,8 +29,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nixbuild.conda.solve import CondaPin
 from nixbuild.debian.index import Package, SuiteSnapshot
 from nixbuild.errors import LockError
+from nixbuild.python.git_source import GitPin
 from nixbuild.python.resolve import WheelPin
 from nixbuild.python.standalone import StandalonePin
 from nixbuild.python.sdist import SdistPin
@@ -139,7 +141,8 @@ class BootstrapLock(Model):
 
 class StepLock(Model):
     """What a resolving step pinned: Debian packages (debian_slim, apt_install), wheels and
-    sdists (the Python steps; debian_slim's pip, wheel and uv), a registry base (from_registry)."""
+    sdists (the Python steps; debian_slim's pip, wheel and uv), packages from git repositories
+    (pip_install_private_repos), a registry base (from_registry)."""
 
     index: int = Field(description="position of the step in the image chain")
     kind: str
@@ -147,6 +150,12 @@ class StepLock(Model):
     packages: list[DebPin]
     wheels: list[WheelPin] = []
     sdists: list[SdistPin] = []
+    git: list[GitPin] = Field([], description="pip_install_private_repos: each repository's package, pinned to "
+                                              "a commit and the NAR hash of its checkout")
+    conda: list[CondaPin] = Field([], description="micromamba / micromamba_install: the conda packages linked "
+                                                  "into /opt/conda, in dependency order")
+    conda_tools: list[DebPin] = Field([], description="micromamba: Debian's zstd and what it links, which "
+                                                      "unpacks .conda packages at build time (not in the image)")
     # Recorded for the reader, not part of the fingerprint: it follows from the distribution
     # (already fingerprinted) and the pinned uv, and the wheels pinned with an older tag still
     # run, so a nixbuild with a newer uv must not call existing locks stale.

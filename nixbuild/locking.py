@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nixbuild import seed
+from nixbuild.conda import base as conda_base, solve as conda_solve
+from nixbuild.conda.steps import request_of as conda_request
 from nixbuild.debian import slim as debian_slim
-from nixbuild.python import index_login, resolve as python_resolve, standalone
+from nixbuild.python import git_source, index_login, resolve as python_resolve, standalone
+from nixbuild.python.git_source import GitPin
 from nixbuild.python.standalone import StandalonePin
 from nixbuild.api.image import Image
+from nixbuild.api.steps import PipInstallPrivateRepos
 from nixbuild.api.secret import resolve_all
 from nixbuild.debian.index import PackageIndex, load_index, load_snapshot
 from nixbuild.debian.resolver import minbase, resolve
@@ -39,7 +44,7 @@ from nixbuild.chain import NOT_DEBIAN, base_step, distribution_of, python_series
 from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
 from nixbuild.python.resolve import FilePin, WheelPin
 from nixbuild.python.pip_options import resolver_options
-from nixbuild.python.sdist import SdistPin, pin_sdist
+from nixbuild.python.sdist import SdistPin, build_requirements, pin_sdist
 from nixbuild.registry import installed as registry_installed, pin as registry_pin
 from nixbuild.registry.pin import RegistryPin
 
@@ -80,10 +85,14 @@ def fingerprints(image: Image, cwd: Path | None = None) -> list[tuple[int, str]]
     out, parent = [], ""
     for index, step in enumerate(image.steps):
         wanted = step_identity(step, cwd)
-        if resolving_requests(step) is not None or wanted is not None:
+        conda = conda_request(step, cwd)
+        if resolving_requests(step) is not None or wanted is not None or conda is not None:
             definition = step.model_dump(mode="json")
             if wanted is not None:
                 definition = {**definition, "inputs": wanted}
+            if conda is not None:  # a spec file's contents; micromamba's base packages
+                definition = {**definition, "conda": conda.model_dump(mode="json"),
+                              "base": conda_base.DEBIAN_PACKAGES if step.kind == "micromamba" else []}
             if step.kind == "debian_slim":  # what the base is made of is part of its definition
                 definition = {**definition, "base": [debian_slim.base_packages(python_series_of(step)),
                                                      debian_slim.BASE_PYTHON_TOOLS]}
@@ -98,34 +107,54 @@ def _debian_packages(step, index: PackageIndex | None, installed: list, where: s
     if requests is None or step.kind in ("from_registry", "from_scratch"):
         return []
     try:
-        if step.kind == "debian_slim":
+        if step.kind in ("debian_slim", "micromamba"):
             base = resolve(index, minbase(index), installed=(), recommends=False)
-            return base + resolve(index, debian_slim.base_packages(python_series_of(step)), installed=base,
-                                  recommends=False)
+            wanted = conda_base.DEBIAN_PACKAGES if step.kind == "micromamba" else \
+                debian_slim.base_packages(python_series_of(step))
+            return base + resolve(index, wanted, installed=base, recommends=False)
         return resolve(index, requests, installed=installed, recommends=True)
     except NixbuildError as exc:
         raise exc.at(where)
 
 
 def _python_pins(step, where: str, python: "_Python", below: list[FilePin],
-                 cache_dir: Path) -> tuple[list[WheelPin], list[SdistPin], str | None]:
+                 cache_dir: Path) -> tuple[list[WheelPin], list[SdistPin], list[GitPin], str | None]:
     """What a step installs from the Python package index (a pip/uv step's requirements,
-    debian_slim's and add_python's pip, wheel and uv), resolved with uv on top of what earlier
-    steps installed: kept at their versions and not installed again. Each sdist gets its build
+    debian_slim's and add_python's pip, wheel and uv) and from git repositories
+    (pip_install_private_repos), resolved with uv on top of what earlier steps installed: kept
+    at their versions and not installed again. Each sdist and git checkout gets its build
     requirements pinned. Also the platform tag uv resolved for (None: nothing to resolve)."""
     if step.kind == "debian_slim" or (step.kind == "from_registry" and step.add_python):
         lines = debian_slim.BASE_PYTHON_TOOLS
     elif step.kind == "from_registry" or (lines := requirement_lines(step, Path.cwd())) is None:
-        return [], [], None
+        return [], [], [], None
     series, glibc = python.require(where)
     pinned = {pin.name for pin in below}
     index_options = {key: getattr(step, key, None) for key in ("index_url", "extra_index_url", "find_links")}
     login = resolve_all(step.secrets) if getattr(step, "secrets", ()) else {}
-    resolved = python_resolve.resolve(lines, python=series, glibc=glibc,
-                                      env=index_login.uv_env(login, where) if login else None,
-                                      constraints=[f"{p.name}=={p.version}" for p in below],
-                                      pre=getattr(step, "pre", False), where=where,
-                                      extra=resolver_options(getattr(step, "extra_options", "")), **index_options)
+    with tempfile.TemporaryDirectory(prefix="nixbuild-git-") as work:
+        checkouts = []
+        if isinstance(step, PipInstallPrivateRepos):
+            try:
+                refs = [git_source.parse_ref(ref) for ref in step.repositories]
+            except NixbuildError as exc:
+                raise exc.at(where)
+            tokens = git_source.login_of(refs, login, where, repr(list(step.secrets)))
+            checkouts = git_source.check_out(refs, step.git_user, tokens, cache_dir, Path(work), where)
+            login = git_source.without_tokens(login)  # the rest are index settings, as for any pip step
+            lines = [*lines, *(checkout.requirement for checkout in checkouts)]
+        resolved = python_resolve.resolve(lines, python=series, glibc=glibc,
+                                          env=index_login.uv_env(login, where) if login else None,
+                                          constraints=[f"{p.name}=={p.version}" for p in below],
+                                          pre=getattr(step, "pre", False), where=where,
+                                          extra=resolver_options(getattr(step, "extra_options", "")),
+                                          local=[checkout.path for checkout in checkouts], **index_options)
+        git = []
+        for checkout in checkouts:  # each built like an sdist: its build requirements pinned
+            system = git_source.build_system(checkout)
+            build = build_requirements(system, str(checkout.ref), python=series, glibc=glibc, where=where,
+                                       **index_options)
+            git.append(git_source.pin(checkout, resolved.local[str(checkout.path.resolve())], system, build))
     if login and resolved.sdists:
         raise LockError(f"{resolved.sdists[0].name} {resolved.sdists[0].version} has only an sdist for this image, and "
                         "nixbuild builds sdists of a step with index secrets not yet", where=where,
@@ -134,7 +163,7 @@ def _python_pins(step, where: str, python: "_Python", below: list[FilePin],
                         **index_options)
               for pin in resolved.sdists if pin.name not in pinned]
     wheels = [w for w in resolved.wheels if w.name not in pinned]
-    return (index_login.stored(wheels, login, where) if login else wheels), sdists, resolved.platform
+    return (index_login.stored(wheels, login, where) if login else wheels), sdists, git, resolved.platform
 
 
 @dataclass
@@ -173,7 +202,7 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
     base: RegistryPin | None = None
     python = _Python(python_series_of(base_step(image)), python_resolve.GLIBC[distribution] if debian else None)
     cache_dir = indexes.settings.cache_dir / "python"
-    installed, below, steps = [], [], []
+    installed, below, below_conda, steps = [], [], [], []
     for index_pos, fp in wanted:
         step = image.steps[index_pos]
         where = step_where(name, index_pos, step)
@@ -192,18 +221,39 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
             if pinned_base is not None:
                 python.from_base(pinned_base)
             # A uv project goes into its own virtual environment: nothing below constrains it.
-            wheels, sdists, platform = _python_pins(step, where, python, [] if venv_of(step) else below, cache_dir)
-            locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp,
+            wheels, sdists, git, platform = _python_pins(step, where, python, [] if venv_of(step) else below,
+                                                         cache_dir)
+            conda = _conda_pins(step, where, python, below_conda, indexes)
+            tools = resolve(index, conda_base.TOOL_PACKAGES, installed=(), recommends=False) \
+                if step.kind == "micromamba" else []
+            locked = StepLock(index=index_pos, kind=step.kind, fingerprint=fp, conda=conda,
+                              conda_tools=[DebPin.of(p) for p in sorted(tools, key=lambda p: p.name)],
                               packages=[DebPin.of(p) for p in sorted(packages, key=lambda p: p.name)],
-                              wheels=wheels, sdists=sdists, python_platform=platform, registry=pinned_base,
+                              wheels=wheels, sdists=sdists, git=git, python_platform=platform, registry=pinned_base,
                               standalone=_standalone_pin(step, python.series, indexes, where))
         if locked.registry is not None:
             base = locked.registry
             python.from_base(base)
         installed = [*installed, *packages]
         below = below if venv_of(step) else [*below, *locked.python]
+        below_conda = [*below_conda, *locked.conda]
         steps.append(locked)
     return ImageLock(distribution=distribution, snapshots=[] if index is None else index.snapshots, steps=steps)
+
+
+def _conda_pins(step, where: str, python: _Python, below: list[conda_solve.CondaPin],
+                indexes: _Indexes) -> list[conda_solve.CondaPin]:
+    """The conda packages a micromamba step links into the prefix, solved on top of those
+    earlier steps linked (kept as they are)."""
+    request = conda_request(step, Path.cwd())
+    if request is None:
+        return []
+    indexes.progress(f"solving {' '.join(request.specs)} from conda channels")
+    try:
+        return conda_solve.solve(request.specs, request.channels, glibc=python.require(where)[1],
+                                 cache_dir=indexes.settings.cache_dir, installed=below)
+    except NixbuildError as exc:
+        raise exc.at(where)
 
 
 def _registry_pin(step, indexes: _Indexes, where: str) -> RegistryPin | None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nixbuild.api.gpu import GpuSpec
 from nixbuild.api.image import Image
+from nixbuild.conda import base as conda_base, steps as conda_steps
 from nixbuild.debian.slim import BASE_ENV, BASE_PYTHON_TOOLS
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, StepLock, write_atomic
 from nixbuild.settings import Settings
@@ -27,6 +28,7 @@ from nixbuild.api.steps import AptInstall, CopyFrom, ImageMetadata, RunCommands,
 from nixbuild.chain import LOCAL_KINDS, PYTHON_KINDS, ROOT_USERS, config_update, require_supported, step_where
 from nixbuild.errors import InvalidError
 from nixbuild.local.tree import LocalTree, relative_sources
+from nixbuild.python.git_source import GitPin
 from nixbuild.python.inputs import venv_of
 from nixbuild.python.resolve import FilePin
 from nixbuild.python.sdist import SdistPin
@@ -169,6 +171,19 @@ class SdistSource(WheelSource):
     build: list[WheelSource]
 
 
+class CheckoutSource(Model):
+    """A package's git checkout, seeded into the store by the CLI and named by its NAR hash
+    (nixbuild.python.git_source), built as an sdist is."""
+
+    name: str
+    narHash: str
+    project: str
+    version: str
+    backend: str
+    backendPath: list[str] = []
+    build: list[WheelSource]
+
+
 class WheelsLayer(_Layer):
     """Pinned wheels (and wheels built from pinned sdists) installed by pypa's installer, run
     by the image's own Python in a chroot of the layers below (Debian's scheme:
@@ -176,7 +191,7 @@ class WheelsLayer(_Layer):
 
     kind: Literal["wheels"] = "wheels"
     wheels: list[WheelSource]
-    sdists: list[SdistSource] = []
+    sdists: list[SdistSource | CheckoutSource] = []
     installer: WheelSource
     env: list[str]
     venv: str | None = None  # install into this virtual environment (made when missing)
@@ -197,7 +212,33 @@ class CopyLayer(_Layer):
     intoDir: bool
 
 
-LayerSpec = Annotated[DebLayer | RegistryLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer | CopyLayer,
+class CondaPackageSource(Model):
+    url: str  # where to fetch it (from the configured channel alias): not seen by the linker
+    sha256: str
+    name: str  # the package's file name (.conda or .tar.bz2): the linker reads its format from it
+    size: int
+    # Recorded in conda-meta as the lock has them: the channel as the step named it, so that the
+    # configured alias (a mirror) never changes the image.
+    channel: str
+    subdir: str
+    requested: str  # the step's spec naming the package ("" for a dependency)
+
+
+class CondaLayer(_Layer):
+    """Conda packages linked into ``prefix`` as micromamba links them (builders/conda_layer.py),
+    in dependency order; ``tools``: the pinned Debian zstd that unpacks ``.conda`` files;
+    ``pythonSeries``: the environment's Python, for noarch:python packages."""
+
+    kind: Literal["conda"] = "conda"
+    prefix: str
+    pythonSeries: str | None
+    packages: list[CondaPackageSource]
+    tools: list[DebSource]
+    systemFeatures: list[str] = []
+
+
+LayerSpec = Annotated[DebLayer | RegistryLayer | StandaloneLayer | FilesLayer | RunLayer | WheelsLayer | CopyLayer
+                      | CondaLayer,
                       Field(discriminator="kind")]
 CopyLayer.model_rebuild()
 
@@ -238,6 +279,12 @@ def _wheel(pin: FilePin) -> WheelSource:
 def _sdist(pin: SdistPin) -> SdistSource:
     return SdistSource(url=pin.url, sha256=pin.sha256, name=pin.filename, project=pin.name, version=pin.version,
                        backend=pin.backend, backendPath=pin.backend_path, build=[_wheel(w) for w in pin.build])
+
+
+def _checkout(pin: GitPin) -> CheckoutSource:
+    return CheckoutSource(name=pin.store_name, narHash=pin.nar_hash, project=pin.name,
+                          version=pin.version or pin.commit[:12], backend=pin.backend,
+                          backendPath=pin.backend_path, build=[_wheel(w) for w in pin.build])
 
 
 def _sources(pins: list[DebPin], settings: Settings) -> list[DebSource]:
@@ -355,9 +402,10 @@ def _run_layer(index: int, step: RunCommands | RunFunction, common: dict, config
 
 
 def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bootstrap: BootstrapLock,
-                   settings: Settings) -> list[LayerSpec]:
-    """A resolving step's layers: its Debian packages, then its Python distributions (none
-    when earlier steps installed all it asks for)."""
+                   settings: Settings, below: list[StepLock] = ()) -> list[LayerSpec]:
+    """A resolving step's layers: its Debian packages, its conda packages, then its Python
+    distributions (none when earlier steps installed all it asks for). ``below``: the steps
+    locked before it."""
     layers: list[LayerSpec] = []
     if pinned.registry is not None:
         layers += _registry_layers(pinned.registry, common)
@@ -365,8 +413,13 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
     elif step.kind == "from_scratch":  # Docker's FROM scratch: no layer, an empty config
         config.inherit(InheritedConfig())
     if pinned.packages:
-        layers.append(DebLayer(**common, base=step.kind == "debian_slim", debs=_sources(pinned.packages, settings),
+        layers.append(DebLayer(**common, base=step.kind in ("debian_slim", "micromamba"),
+                               debs=_sources(pinned.packages, settings),
                                systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
+    if pinned.conda:
+        layers.append(_conda_layer(step, pinned, common, [*below, pinned], settings))
+    if step.kind == "micromamba":
+        config.env.update(conda_base.ENV)
     if pinned.standalone is not None:
         archive = pinned.standalone
         layers.append(StandaloneLayer(**{**common, "name": f"{common['name']}-standalone",
@@ -375,18 +428,33 @@ def _pinned_layers(step, pinned: StepLock, common: dict, config: ConfigState, bo
                                       archive=ArchiveSource(url=archive.url(), sha256=archive.sha256,
                                                             name=archive.filename)))
         config.env["TERMINFO_DIRS"] = TERMINFO_DIRS
-    if pinned.python:
+    if pinned.python or pinned.git:
         if pinned.packages:  # debian_slim's pip, wheel and uv, on its Debian packages
             common = {**common, "name": f"{common['name']}-python",
                       "createdBy": f"{common['createdBy']}: pip install --upgrade {' '.join(BASE_PYTHON_TOOLS)}"}
         layers.append(WheelsLayer(**common, wheels=[_wheel(w) for w in pinned.wheels],
-                                  sdists=[_sdist(s) for s in pinned.sdists],
+                                  sdists=[*map(_sdist, pinned.sdists), *map(_checkout, pinned.git)],
                                   installer=_wheel(bootstrap.installer), env=_step_env(config, step),
                                   venv=venv_of(step), uvLink=isinstance(step, (UvPipInstall, UvSync)),
                                   systemFeatures=gpu_features(step.gpu) if getattr(step, "gpu", None) else []))
     if venv_of(step):  # Modal's uv_sync: ENV PATH=/.uv/.venv/bin:$PATH
         config.env["PATH"] = f"{venv_of(step)}/bin:{config.env.get('PATH', '')}"
     return layers
+
+
+def _conda_layer(step, pinned: StepLock, common: dict, steps: list[StepLock], settings: Settings) -> CondaLayer:
+    """A conda step's packages, with the zstd of the micromamba base and the environment's
+    Python (the newest python pin so far: this step's, or the base's)."""
+    request = conda_steps.request_of(step, Path.cwd())
+    python = [p for s in steps for p in s.conda if p.name == "python"]
+    features = gpu_features(step.gpu) if getattr(step, "gpu", None) else []
+    return CondaLayer(**common, prefix=conda_base.PREFIX,
+                      pythonSeries=conda_base.python_series(python[-1].version) if python else None,
+                      packages=[CondaPackageSource(url=p.url(), sha256=p.sha256, name=p.filename, size=p.size,
+                                                   channel=p.channel, subdir=p.subdir,
+                                                   requested=conda_steps.requested_spec(request, p.name))
+                                for p in pinned.conda],
+                      tools=_sources([t for s in steps for t in s.conda_tools], settings), systemFeatures=features)
 
 
 def _registry_layers(base: RegistryPin, common: dict) -> list[RegistryLayer]:
@@ -434,7 +502,8 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
         common = dict(name=f"{index}-{step.kind}", createdBy=describe_step(step),
                       nonce=nonce if forced is not None and index >= forced else None)
         if index in steps:
-            layers += _pinned_layers(step, steps[index], common, config, bootstrap, settings)
+            layers += _pinned_layers(step, steps[index], common, config, bootstrap, settings,
+                                     [s for s in locked.steps if s.index < index])
         elif isinstance(step, LOCAL_KINDS):
             tree = trees[index]
             layers.append(FilesLayer(**common, tree=Seed(name=tree.name, narHash=tree.nar_hash),

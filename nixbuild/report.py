@@ -73,10 +73,10 @@ class DebianPackage(BaseModel):
 class PythonDistribution(BaseModel):
     step: int
     name: str
-    version: str
-    kind: Literal["wheel", "sdist"]
-    filename: str
-    sha256: str
+    version: str | None = Field(description="null: a repository's package whose version is dynamic")
+    kind: Literal["wheel", "sdist", "git"]
+    filename: str = Field(description="the file's name; for kind git, REPOSITORY@COMMIT")
+    sha256: str = Field(description="hex: of the file; for kind git, of the checkout's NAR")
 
 
 class LocalTree(BaseModel):

@@ -1,11 +1,12 @@
 """Install a step's pinned Python packages: run by the image's own Python (any 3.x the image
 has, stdlib only) inside the chroot that run_layer.py makes, as that layer's command.
 
-Each sdist is first built into a wheel, as pip does with build isolation but offline: a fresh
-virtual environment under /tmp holds exactly the pinned build requirements, and the sdist's
-PEP 517 backend is called there with the image's compiler toolchain. A dynamic build
-requirement the lock does not pin, or a failed compile, stops the build with a line naming the
-package (and the missing header or library, for the CLI's hint).
+Each sdist (or git checkout: a directory, copied) is first built into a wheel, as pip does
+with build isolation but offline: a fresh virtual environment under /tmp holds exactly the
+pinned build requirements, and the sdist's PEP 517 backend is called there with the image's
+compiler toolchain. A dynamic build requirement the lock does not pin, or a failed compile,
+stops the build with a line naming the package (and the missing header or library, for the
+CLI's hint).
 
 Then every wheel is installed by pypa's installer run with the target interpreter (the
 image's Python, or the step's virtual environment, made when missing), byte-compiled; the
@@ -127,9 +128,18 @@ def extract(archive: str, into: str) -> str:
 def build(sdist: dict, installer: str) -> str:
     """Build one sdist into a wheel; the wheel's path."""
     label = f"{sdist['project']} {sdist['version']}"
-    print(f"nixbuild: building {label} from its sdist {sdist['name']}", flush=True)
+    checkout = os.path.isdir(sdist["path"])
+    print(f"nixbuild: building {label} from its {'source' if checkout else 'sdist'} {sdist['name']}", flush=True)
     work = os.path.join(WORK, "build", sdist["project"])
-    source = extract(sdist["path"], os.path.join(work, "src"))
+    if checkout:  # read-only in the store, and backends write next to the sources (egg-info, build/)
+        source = os.path.join(work, "src", sdist["name"])
+        shutil.copytree(sdist["path"], source, symlinks=True, copy_function=shutil.copy)
+        for folder, _dirs, files in os.walk(source):
+            for entry in [folder, *(os.path.join(folder, f) for f in files)]:
+                if not os.path.islink(entry):
+                    os.chmod(entry, os.stat(entry).st_mode | 0o200)
+    else:
+        source = extract(sdist["path"], os.path.join(work, "src"))
     env_dir = os.path.join(work, "env")
     # The build environment holds exactly the pinned build requirements (build isolation).
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", env_dir], check=True)
@@ -150,7 +160,7 @@ def build(sdist: dict, installer: str) -> str:
     sys.stdout.flush()
     if proc.wait() != 0 or built is None:
         missing = next((m.group(1) for line in output for pattern in MISSING if (m := pattern.search(line))), None)
-        print(f"nixbuild: building {label} from its sdist failed"
+        print(f"nixbuild: building {label} from its {'source' if checkout else 'sdist'} failed"
               + (f"; missing: {missing}" if missing else ""), flush=True)
         sys.exit(1)
     return os.path.join(dist, built)

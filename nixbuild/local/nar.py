@@ -13,6 +13,7 @@ Directories are implied by the files' paths. Only a file's executable bit surviv
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -73,6 +74,16 @@ def nix_base32_decode(text: str, size: int) -> bytes:
         elif carry:
             raise ValueError(f"invalid Nix base-32 hash {text!r}")
     return bytes(out)
+
+
+def nar_sha256_hex(value: str) -> str:
+    """A NAR sha256 as Nix prints it (base32, ``sha256:``-prefixed or SRI) in hex."""
+    text = value.removeprefix("sha256:")
+    if text.startswith("sha256-"):
+        return base64.b64decode(text[7:]).hex()
+    if re.fullmatch(r"[0-9a-f]{64}", text):
+        return text
+    return nix_base32_decode(text, 32).hex()
 
 
 def compress_hash(digest: bytes, size: int = 20) -> bytes:

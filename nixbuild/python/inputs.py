@@ -13,8 +13,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from nixbuild.api.steps import (PipInstall, PipInstallFromPyproject, PipInstallFromRequirements, PoetryInstallFromFile,
-                                Step, UvPipInstall, UvSync)
+from nixbuild.api.steps import (PipInstall, PipInstallFromPyproject, PipInstallFromRequirements,
+                                PipInstallPrivateRepos, PoetryInstallFromFile, Step, UvPipInstall, UvSync)
 from nixbuild.chain import PYTHON_KINDS
 from nixbuild.errors import InvalidError, ResolveError
 from nixbuild.python import poetry
@@ -97,6 +97,10 @@ def requirement_lines(step: Step, cwd: Path) -> list[str] | None:
         return _pyproject(step, cwd)
     if isinstance(step, PoetryInstallFromFile):
         return poetry.requirement_lines(step, cwd)
+    if isinstance(step, PipInstallPrivateRepos):
+        # Its git refs become requirements only once checked out (nixbuild.python.git_source);
+        # the refs themselves are the step's arguments, already part of its identity.
+        return []
     return _uv_project(step, cwd)
 
 

@@ -21,6 +21,7 @@ import re
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +58,8 @@ class Resolved(BaseModel):
     wheels: list[WheelPin]
     sdists: list[FilePin]
     platform: str  # the --python-platform uv resolved for (``resolver_platform``)
+    # The project name uv read from each of ``resolve``'s ``local`` directories (the caller pins those).
+    local: dict[str, str] = {}
 
 
 def _platform_ok(platform: str, glibc: tuple[int, int]) -> bool:
@@ -171,12 +174,14 @@ def split_hashes(lines: list[str]) -> tuple[list[str], dict[str, set[str]]]:
 def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], constraints: list[str],
             index_url: str | None = None, extra_index_url: str | None = None, find_links: str | None = None,
             pre: bool = False, only_binary: bool = False, extra: list[str] = (), where: str = "",
-            env: dict[str, str] | None = None) -> Resolved:
+            env: dict[str, str] | None = None, local: Collection[Path] = ()) -> Resolved:
     """Pinned files of the closure of ``requirements`` (``constraints`` pin what earlier
     steps installed). With ``only_binary`` (build requirements) every package must have a
     wheel for the image. ``extra``: more ``uv pip compile`` arguments (a step's extra_options).
     ``glibc``: the image's C library (``GLIBC[distribution]`` for a Debian base). ``env``: more
-    environment for uv (a step's index settings from its secrets, nixbuild.python.index_login)."""
+    environment for uv (a step's index settings from its secrets, nixbuild.python.index_login).
+    ``local``: directories the requirements name (``name @ file:///...``, git checkouts); uv
+    resolves their dependencies, and their names are returned in ``Resolved.local``."""
     platform = resolver_platform(glibc, uv_manylinux_tags())
     requirements, hashes = split_hashes(requirements)
     with tempfile.TemporaryDirectory(prefix="nixbuild-uv-") as tmp:
@@ -204,8 +209,13 @@ def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], con
         if proc.returncode != 0:
             raise _resolve_error(proc.stderr, where, cmd)
         locked = tomllib.loads((Path(tmp) / "pylock.toml").read_text())
-    wheels, sdists = [], []
+    wheels, sdists, local_names = [], [], {}
+    local_paths = {str(Path(path).resolve()) for path in local}
     for package in locked.get("packages", []):
+        directory = package.get("directory", {}).get("path")
+        if directory is not None and str(Path(directory).resolve()) in local_paths:
+            local_names[str(Path(directory).resolve())] = package["name"]
+            continue
         ranked = [(wheel_rank(w["url"].rsplit("/", 1)[-1], python, glibc), w) for w in package.get("wheels", [])]
         ranked = [(rank, w) for rank, w in ranked if rank is not None]
         sdist = None if only_binary else package.get("sdist")
@@ -229,7 +239,7 @@ def resolve(requirements: list[str], *, python: str, glibc: tuple[int, int], con
                                + ("" if only_binary else " and no sdist to build one from"), where=where,
                                fix="pin a version that publishes such a wheel")
     return Resolved(wheels=sorted(wheels, key=lambda p: p.name), sdists=sorted(sdists, key=lambda p: p.name),
-                    platform=platform)
+                    platform=platform, local=local_names)
 
 
 def _pin(model, package: dict, file: dict):

@@ -72,10 +72,19 @@ def _pyproject_text(archive: Path) -> str | None:
 def build_system(archive: Path, pin: FilePin) -> BuildSystem:
     try:
         text = _pyproject_text(archive)
-        table = tomllib.loads(text).get("build-system") if text is not None else None
-    except (tarfile.TarError, zipfile.BadZipFile, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise InvalidError(f"cannot read the build system of {pin.filename}: {exc}",
                            fix=f"pin a version of {pin.name} that publishes a wheel") from exc
+    return build_system_of(text, pin.filename, fix=f"pin a version of {pin.name} that publishes a wheel")
+
+
+def build_system_of(pyproject: str | None, source: str, *, fix: str) -> BuildSystem:
+    """The ``[build-system]`` of a pyproject.toml's text (None: the source has none, so
+    setuptools' legacy backend); ``source`` and ``fix`` for an error."""
+    try:
+        table = tomllib.loads(pyproject).get("build-system") if pyproject is not None else None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidError(f"cannot read the build system of {source}: {exc}", fix=fix) from exc
     if not table:
         return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
     return BuildSystem(requires=list(table.get("requires", LEGACY_REQUIRES)),
@@ -83,14 +92,21 @@ def build_system(archive: Path, pin: FilePin) -> BuildSystem:
                        backend_path=list(table.get("backend-path", [])))
 
 
+def build_requirements(system: BuildSystem, label: str, *, python: str, glibc: tuple[int, int], where: str,
+                       **index_options) -> list[WheelPin]:
+    """The build environment of ``system``, pinned as wheels for the image."""
+    try:
+        return resolve(system.requires, python=python, glibc=glibc, constraints=[],
+                       only_binary=True, where=where, **index_options).wheels if system.requires else []
+    except NixbuildError as exc:
+        exc.message = f"cannot pin the build requirements of {label}: {exc.message}"
+        raise
+
+
 def pin_sdist(pin: FilePin, *, cache_dir: Path, python: str, glibc: tuple[int, int], where: str,
               **index_options) -> SdistPin:
     """``pin`` with its backend and its build requirements resolved for the image."""
     system = build_system(fetch(pin, cache_dir), pin)
-    try:
-        build = resolve(system.requires, python=python, glibc=glibc, constraints=[],
-                        only_binary=True, where=where, **index_options).wheels if system.requires else []
-    except NixbuildError as exc:
-        exc.message = f"cannot pin the build requirements of {pin.name} {pin.version} (an sdist): {exc.message}"
-        raise
+    build = build_requirements(system, f"{pin.name} {pin.version} (an sdist)", python=python, glibc=glibc,
+                               where=where, **index_options)
     return SdistPin(**pin.model_dump(), backend=system.backend, backend_path=system.backend_path, build=build)

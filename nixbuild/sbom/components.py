@@ -3,6 +3,9 @@
 Every pinned input becomes a :class:`Component` with the hash the lock pins it by:
 Debian packages (purl ``pkg:deb/debian/NAME@VERSION?arch=...``, the .deb's sha256, the
 licence of its DEP-5 copyright file), wheels and sdists (``pkg:pypi/...``, the file's sha256),
+packages from private repositories (``pkg:github/...@COMMIT``, the checkout's NAR sha256),
+conda packages (``pkg:conda/...``, the package file's sha256; the zstd .debs that unpack them
+are build inputs),
 local trees (the NAR sha256 of the tree put into the store), steps that ran with the network
 (the pinned NAR sha256 of their output) and registry bases (``pkg:oci/...`` by manifest
 digest: :func:`registry_base`). What only builds the image (the bootstrap toolchain, sdists'
@@ -12,7 +15,6 @@ release as their distro.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -22,13 +24,15 @@ from typing import Literal
 from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict
 
+from nixbuild.conda.solve import CondaPin
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, OutputLock
-from nixbuild.local.nar import nix_base32_decode
+from nixbuild.local.nar import nar_sha256_hex
 from nixbuild.local.tree import LocalTree
+from nixbuild.python.git_source import GitPin
 from nixbuild.python.names import normalize
 from nixbuild.python.resolve import FilePin
 
-Kind = Literal["deb", "wheel", "sdist", "local", "output", "oci-base"]
+Kind = Literal["deb", "wheel", "sdist", "git", "conda", "local", "output", "oci-base"]
 LicenseOf = Callable[[DebPin], "str | None"]
 
 
@@ -39,7 +43,7 @@ class Component(BaseModel):
     name: str
     version: str | None = None
     purl: str | None = None
-    sha256: str  # hex: of the file (deb, wheel, sdist), of the NAR (local, output), of the manifest (oci-base)
+    sha256: str  # hex: of the file (deb, wheel, sdist, conda), of the NAR (git, local, output), of the manifest (oci-base)
     license: str | None = None  # an SPDX expression; None: not known (NOASSERTION)
     download: str | None = None  # where the lock fetches it from, when the lock holds a full URL
     step: int | None = None  # the step of the image chain that brings it (None: bootstrap)
@@ -83,6 +87,26 @@ def python_file(pin: FilePin, kind: Literal["wheel", "sdist"], step: int | None,
                      download=pin.url, step=step, role=role, comment=pin.filename)
 
 
+def git_source(pin: GitPin, step: int) -> Component:
+    """A package built from a private repository's checkout (purl type ``github``/``gitlab``,
+    the commit as its version; the checkout's NAR hash as its digest)."""
+    host, _, path = pin.repository.partition("/")
+    namespace, _, name = path.rpartition("/")
+    purl = PackageURL(type=host.removesuffix(".com"), namespace=namespace, name=name, version=pin.commit)
+    return Component(kind="git", name=normalize(pin.name), version=pin.version, purl=purl.to_string(),
+                     sha256=nar_sha256_hex(pin.nar_hash), step=step,
+                     comment=f"{pin.repository} at {pin.commit}" + (f" ({pin.ref})" if pin.ref else ""))
+
+
+def conda_package(pin: CondaPin, step: int, role: str = "image") -> Component:
+    """A conda package (purl type ``conda``: build, channel, subdir and file type as qualifiers)."""
+    purl = PackageURL(type="conda", name=pin.name, version=pin.version,
+                      qualifiers={"build": pin.build, "channel": pin.channel, "subdir": pin.subdir,
+                                  "type": "conda" if pin.filename.endswith(".conda") else "tar.bz2"})
+    return Component(kind="conda", name=pin.name, version=pin.version, purl=purl.to_string(), sha256=pin.sha256,
+                     step=step, role=role)
+
+
 def local_tree(tree: LocalTree, step: int, kind: str) -> Component:
     return Component(kind="local", name=f"step-{step}-{kind}", sha256=nar_sha256_hex(tree.nar_hash), step=step,
                      comment=f"local files of step {step} {kind}, {len(tree.files)} files, as {tree.store_path}")
@@ -105,16 +129,6 @@ def registry_base(repository: str, digest: str, step: int = 0) -> Component:
                      step=step, comment=f"base image {repository}@{digest}")
 
 
-def nar_sha256_hex(value: str) -> str:
-    """A NAR sha256 as Nix prints it (base32, ``sha256:``-prefixed or SRI) in hex."""
-    text = value.removeprefix("sha256:")
-    if text.startswith("sha256-"):
-        return base64.b64decode(text[7:]).hex()
-    if re.fullmatch(r"[0-9a-f]{64}", text):
-        return text
-    return nix_base32_decode(text, 32).hex()
-
-
 def components_of(image: ImageLock, bootstrap: BootstrapLock, trees: Mapping[int, LocalTree],
                   kinds: Mapping[int, str], license_of: LicenseOf) -> list[Component]:
     """Every input of one image, in chain order; the bootstrap toolchain last (role "build")."""
@@ -126,10 +140,15 @@ def components_of(image: ImageLock, bootstrap: BootstrapLock, trees: Mapping[int
         if step.registry is not None:
             items.append(registry_base(step.registry.repository, step.registry.manifest, step.index))
         items += [deb(p, distro, step.index, license_of(p)) for p in step.packages]
+        items += [conda_package(p, step.index) for p in step.conda]
+        items += [deb(p, distro, step.index, license_of(p), role="build") for p in step.conda_tools]
         items += [python_file(w, "wheel", step.index) for w in step.wheels]
         for sdist in step.sdists:
             items.append(python_file(sdist, "sdist", step.index))
             items += [python_file(w, "wheel", step.index, role="build") for w in sdist.build]
+        for source in step.git:
+            items.append(git_source(source, step.index))
+            items += [python_file(w, "wheel", step.index, role="build") for w in source.build]
     for index, tree in trees.items():
         by_step.setdefault(index, []).append(local_tree(tree, index, kinds[index]))
     for record in image.outputs:

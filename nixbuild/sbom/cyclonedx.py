@@ -26,7 +26,7 @@ from nixbuild.errors import NixbuildError
 from .components import Component, ImageComponents
 
 _TYPE = {"deb": ComponentType.LIBRARY, "wheel": ComponentType.LIBRARY, "sdist": ComponentType.LIBRARY,
-         "local": ComponentType.FILE, "output": ComponentType.DATA, "oci-base": ComponentType.CONTAINER}
+         "git": ComponentType.LIBRARY, "conda": ComponentType.LIBRARY, "local": ComponentType.FILE, "output": ComponentType.DATA, "oci-base": ComponentType.CONTAINER}
 
 
 def _component(c: Component) -> CdxComponent:

@@ -27,7 +27,7 @@ from .components import Component, ImageComponents
 
 _LICENSING = get_spdx_licensing()
 _PURPOSE = {"deb": PackagePurpose.INSTALL, "wheel": PackagePurpose.LIBRARY, "sdist": PackagePurpose.SOURCE,
-            "local": PackagePurpose.FILE, "output": PackagePurpose.ARCHIVE, "oci-base": PackagePurpose.CONTAINER}
+            "git": PackagePurpose.SOURCE, "conda": PackagePurpose.LIBRARY, "local": PackagePurpose.FILE, "output": PackagePurpose.ARCHIVE, "oci-base": PackagePurpose.CONTAINER}
 
 
 def _package(component: Component) -> Package:

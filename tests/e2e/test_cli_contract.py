@@ -140,7 +140,7 @@ def test_an_image_nixbuild_cannot_build_is_skipped_and_the_others_build(quicksta
     app = tmp_path / "app.py"
     shutil.copy(quickstart["app"].parent / "nixbuild.lock", tmp_path / "nixbuild.lock")
     app.write_text(quickstart["app"].read_text() + "\n"
-                   "gpu = modal.Image.micromamba(python_version='3.11')\n")
+                   "gpu = modal.Image.debian_slim(python_version='3.11').micromamba_install('numpy')\n")
     line = len(app.read_text().splitlines())
     proc = cli("build", app, "--json", ok=False)
     assert proc.returncode == 2, proc.stderr
@@ -148,9 +148,10 @@ def test_an_image_nixbuild_cannot_build_is_skipped_and_the_others_build(quicksta
     (image,) = payload(document)
     assert image["name"] == "image" and image["manifest_digest"] == quickstart["built"]["manifest_digest"]
     (skipped,) = document["skipped"]
-    assert (skipped["image"], skipped["step"], skipped["line"], skipped["exit_code"]) == ("gpu", 0, line, 2)
-    assert "micromamba" in skipped["message"]
-    assert f"skipped: app.py:{line}: image 'gpu', step 0 micromamba" in proc.stderr.replace(str(tmp_path) + "/", "")
+    assert (skipped["image"], skipped["step"], skipped["line"], skipped["exit_code"]) == ("gpu", 1, line, 2)
+    assert "micromamba_install" in skipped["message"]
+    assert f"skipped: app.py:{line}: image 'gpu', step 1 micromamba_install" in \
+        proc.stderr.replace(str(tmp_path) + "/", "")
 
 
 def test_a_build_says_which_layer_it_is_building(quickstart, cli, tmp_path):

@@ -97,6 +97,19 @@ def test_a_wheels_layer_hands_every_pinned_file_to_the_installer(tmp_path):
     assert layer_spec["storeMount"] is True and layer_spec["network"] is False
 
 
+def test_a_git_checkout_is_the_directory_the_cli_seeds_under_its_nar_hash(tmp_path):
+    value = spec(layers=1)
+    checkout = {"name": "greet-0123456789ab", "narHash": NAR, "project": "greet", "version": "0.1.0",
+                "backend": "setuptools.build_meta", "build": []}
+    value["layers"].append(_wheels_layer(sdists=[checkout]))
+    layer_spec = evaluate("builtins.fromJSON (builtins.unsafeDiscardStringContext "
+                          "(builtins.elemAt (lib.buildImage spec).layers 1).layerSpec)", value, tmp_path)
+    (sdist,) = json.loads(layer_spec["commands"][0].split(" ", 2)[2].strip("'"))["sdists"]
+    seeded = subprocess.run(["nix-store", "--print-fixed-path", "--recursive", "sha256", NAR, checkout["name"]],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert sdist["path"] == seeded and sdist["project"] == "greet"
+
+
 def test_a_gpu_wheels_layer_requires_the_builder_features(tmp_path):
     value = spec(layers=1)
     value["layers"].append(_wheels_layer(systemFeatures=["cuda", "gpu-a100"]))
@@ -121,3 +134,21 @@ def test_a_copy_layer_builds_on_the_very_derivations_of_the_chain_it_copies_from
                      "(builtins.elemAt (lib.buildImage spec).layers 1).layerSpec)).lower", image, tmp_path)
     own = evaluate("map (d: d.outPath) (lib.buildImage spec).layers", stage, tmp_path)
     assert lower == own and len(own) == 2
+
+
+def test_a_conda_layer_hands_each_fetched_package_and_the_zstd_debs_to_the_linker(tmp_path):
+    value = spec(layers=1)
+    package = {"url": "http://127.0.0.1:1/chan/linux-64/mylib-2.0-0.conda", "sha256": SHA,
+               "name": "mylib-2.0-0.conda", "size": 5, "channel": "chan", "subdir": "linux-64", "requested": "mylib"}
+    value["layers"].append({"kind": "conda", "name": "1-micromamba_install", "createdBy": "micromamba install mylib",
+                            "prefix": "/opt/conda", "packages": [package], "systemFeatures": ["cuda"],
+                            "tools": [{"url": "http://127.0.0.1:1/zstd.deb", "sha256": SHA, "name": "zstd.deb"}]})
+    layer_spec = evaluate("builtins.fromJSON (builtins.unsafeDiscardStringContext "
+                          "(builtins.elemAt (lib.buildImage spec).layers 1).layerSpec)", value, tmp_path)
+    (linked,) = layer_spec["packages"]
+    assert linked["path"].startswith("/nix/store/") and linked["path"].endswith("-mylib-2.0-0.conda")
+    assert (linked["filename"], linked["requested"], layer_spec["pythonSeries"]) == ("mylib-2.0-0.conda", "mylib", None)
+    assert layer_spec["tools"][0].endswith("-zstd.deb") and layer_spec["prefix"] == "/opt/conda"
+    assert "url" not in linked  # the mirror is configuration: it does not reach the layer's derivation
+    features = evaluate("(builtins.elemAt (lib.buildImage spec).layers 1).requiredSystemFeatures", value, tmp_path)
+    assert features == ["cuda"]

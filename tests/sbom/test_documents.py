@@ -13,7 +13,8 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 from nixbuild.lock import DebPin
 from nixbuild.python.resolve import WheelPin
 from nixbuild.sbom import cyclonedx, provenance, spdx
-from nixbuild.sbom.components import (ImageComponents, deb, nar_sha256_hex, python_file, registry_base)
+from nixbuild.local.nar import nar_sha256_hex
+from nixbuild.sbom.components import (ImageComponents, deb, python_file, registry_base)
 
 DIGEST = "sha256:" + "ab" * 32
 
