@@ -36,7 +36,7 @@ def test_refs_parse_as_pip_reads_them(text, host, path, rev):
 
 
 @pytest.mark.parametrize("text, says", [
-    ("bitbucket.org/org/repo", "is not a repository ref"),
+    ("git.example.org/org/repo", "is not a repository ref"),
     ("github.com/repo", "is not a repository ref"),
     ("github.com/org/../repo", "is not a repository ref"),
     ("github.com/org/repo@", "names no revision"),
