@@ -25,12 +25,12 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nixbuild.conda.solve import CondaPin
+from nixbuild.conda.pin import CondaPin
 from nixbuild.debian.index import Package, SuiteSnapshot
+from nixbuild.debian.package import Archive
 from nixbuild.errors import LockError
 from nixbuild.python.git_source import GitPin
 from nixbuild.python.resolve import WheelPin
@@ -75,7 +75,7 @@ class DebPin(Model):
     name: str
     version: str
     architecture: str
-    archive: Literal["debian", "debian-security"]
+    archive: Archive
     path: str = Field(description="pool path, relative to the archive root")
     size: int
     sha256: str

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nixbuild import seed
-from nixbuild.conda import base as conda_base, solve as conda_solve
+from nixbuild.conda import base as conda_base
+from nixbuild.conda.pin import CondaPin
 from nixbuild.conda.steps import request_of as conda_request
 from nixbuild.debian import slim as debian_slim
 from nixbuild.python import git_source, index_login, resolve as python_resolve, standalone
@@ -45,7 +46,7 @@ from nixbuild.python.inputs import requirement_lines, step_identity, venv_of
 from nixbuild.python.resolve import FilePin, WheelPin
 from nixbuild.python.pip_options import resolver_options
 from nixbuild.python.sdist import SdistPin, build_requirements, pin_sdist
-from nixbuild.registry import installed as registry_installed, pin as registry_pin
+from nixbuild.registry import installed as registry_installed, pin as registry_pin, ubuntu
 from nixbuild.registry.pin import RegistryPin
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
@@ -68,6 +69,15 @@ class _Indexes:
             self.loaded[distribution] = load_index(distribution, mirrors=self.settings.mirrors,
                                                    cache_dir=self.settings.cache_dir / "debian")
         return self.loaded[distribution]
+
+    def ubuntu(self, step, pinned: RegistryPin, where: str) -> PackageIndex:
+        """The index of an Ubuntu base's own apt sources (see nixbuild.registry.ubuntu)."""
+        key = f"ubuntu {pinned.manifest}"
+        if key not in self.loaded:
+            self.progress(f"fetching the package indexes {pinned.reference}'s apt sources name")
+            self.loaded[key] = ubuntu.load_index(step, pinned, mirrors=self.settings.mirrors,
+                                                 cache_dir=self.settings.cache_dir, where=where)
+        return self.loaded[key]
 
     def snapshot(self, image_lock: ImageLock) -> PackageIndex:
         key = "|".join(s.packages_sha256 for s in image_lock.snapshots)
@@ -207,9 +217,13 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
         step = image.steps[index_pos]
         where = step_where(name, index_pos, step)
         if index is None and step.kind == "apt_install" and base is not None:
-            # apt on a registry base: its Debian release's index, its dpkg status installed.
+            # apt on a registry base: its Debian release's index (an Ubuntu base: its own apt
+            # sources' suites), its dpkg status installed.
             release = registry_installed.release_of(base, where)
-            index = indexes.snapshot(previous) if fp in reuse and previous.snapshots else indexes.current(release)
+            if fp in reuse and previous.snapshots:
+                index = indexes.snapshot(previous)
+            else:
+                index = indexes.current(release) if release is not None else indexes.ubuntu(image.steps[0], base, where)
             installed = registry_installed.installed(image.steps[0], base, index, indexes.settings.cache_dir, where)
         if fp in reuse:
             locked = reuse[fp]
@@ -241,13 +255,15 @@ def lock_image(name: str, image: Image, previous: ImageLock | None, indexes: _In
     return ImageLock(distribution=distribution, snapshots=[] if index is None else index.snapshots, steps=steps)
 
 
-def _conda_pins(step, where: str, python: _Python, below: list[conda_solve.CondaPin],
-                indexes: _Indexes) -> list[conda_solve.CondaPin]:
+def _conda_pins(step, where: str, python: _Python, below: list[CondaPin],
+                indexes: _Indexes) -> list[CondaPin]:
     """The conda packages a micromamba step links into the prefix, solved on top of those
     earlier steps linked (kept as they are)."""
     request = conda_request(step, Path.cwd())
     if request is None:
         return []
+    from nixbuild.conda import solve as conda_solve  # rattler: loaded only when a conda step is locked
+
     indexes.progress(f"solving {' '.join(request.specs)} from conda channels")
     try:
         return conda_solve.solve(request.specs, request.channels, glibc=python.require(where)[1],

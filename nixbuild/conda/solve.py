@@ -20,9 +20,9 @@ from pathlib import Path
 
 import rattler
 import rattler.exceptions
-from pydantic import BaseModel, ConfigDict, Field
 
 from nixbuild.conda import channels as conda_channels
+from nixbuild.conda.pin import CondaPin
 from nixbuild.debian.fetch import fetch
 from nixbuild.errors import MirrorError, ResolveError
 
@@ -31,27 +31,6 @@ SUBDIRS = (PLATFORM, "noarch")
 _BAD_SPEC = (rattler.exceptions.InvalidMatchSpecError, rattler.exceptions.InvalidPackageNameError,
              rattler.exceptions.InvalidVersionSpecError)
 ARCHSPEC = "x86_64"
-
-
-class CondaPin(BaseModel):
-    """One conda package, pinned."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    version: str
-    build: str
-    channel: str = Field(description="the channel as the step named it (a name under the configured "
-                                     "channel alias, or a URL)")
-    subdir: str = Field(description="linux-64 or noarch")
-    filename: str = Field(description=".conda or .tar.bz2 file in the channel's subdir")
-    sha256: str
-    size: int
-    noarch: str | None = Field(None, description="python or generic for noarch packages")
-
-    def url(self) -> str:
-        """Where the package is, with the channel alias configured now."""
-        return f"{conda_channels.channel_url(self.channel)}/{self.subdir}/{self.filename}"
 
 
 def virtual_packages(glibc: tuple[int, int]) -> list[rattler.GenericVirtualPackage]:

@@ -24,7 +24,7 @@ from typing import Literal
 from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict
 
-from nixbuild.conda.solve import CondaPin
+from nixbuild.conda.pin import CondaPin
 from nixbuild.lock import BootstrapLock, DebPin, ImageLock, OutputLock
 from nixbuild.local.nar import nar_sha256_hex
 from nixbuild.local.tree import LocalTree
