@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -162,3 +163,28 @@ def serve_git_with_login(root: Path, user: str, password: str) -> Iterator[str]:
     HTTP basic auth ``user:password`` (401 otherwise); yields the URL without the login."""
     with _server_with_login(_GIT_SERVER, root, user, password) as url:
         yield url
+
+
+@contextmanager
+def running_registry(root: Path, htpasswd: str | None = None) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1 with its storage under ``root``; yields HOST:PORT.
+    ``htpasswd``: the lines of an htpasswd file (bcrypt): the registry then wants a login."""
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is not installed (apt-get install docker-registry; scripts/setup does it)"
+    port = free_port()
+    config = root / "config.yml"
+    auth = ""
+    if htpasswd is not None:
+        (root / "htpasswd").write_text(htpasswd)
+        auth = f"auth:\n  htpasswd:\n    realm: nixbuild-test\n    path: {root / 'htpasswd'}\n"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n" + auth)
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    address = f"127.0.0.1:{port}"
+    wait_until_answers(f"http://{address}/v2/", proc, statuses=(401,) if htpasswd else ())
+    try:
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(10)

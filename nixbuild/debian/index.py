@@ -33,12 +33,13 @@ _version_key = cmp_to_key(compare_versions)
 
 
 class Suite(BaseModel):
-    """A suite and the archive that serves it."""
+    """A suite, the archive that serves it and the components read from it (in apt's order)."""
 
     model_config = ConfigDict(frozen=True)
 
     archive: Archive
     name: str
+    components: tuple[str, ...] = (COMPONENT,)
 
 
 def _suites(codename: str) -> tuple[Suite, ...]:
@@ -266,15 +267,32 @@ def load_index(
             f"unknown Debian distribution {distribution!r}",
             fix=f"use one of: {', '.join(DISTRIBUTIONS)}",
         )
+    return load_suites(suites, mirrors=mirrors, architecture=architecture, cache_dir=cache_dir)
 
-    def load_suite(suite: Suite) -> tuple[SuiteSnapshot, PackagesFile]:
-        snapshot, by_hash = _current_snapshot(suite, mirrors=mirrors, architecture=architecture)
-        return snapshot, _packages_file(
-            snapshot, mirrors=mirrors, cache_dir=cache_dir, by_hash=by_hash
+
+def load_suites(
+    suites: tuple[Suite, ...],
+    *,
+    mirrors: Mirrors,
+    architecture: str = "amd64",
+    cache_dir: Path,
+    keyring: Path | None = None,
+) -> PackageIndex:
+    """The current index of ``suites`` (one part per suite and component, in that order),
+    verified as :func:`load_index` does; ``keyring``: the one their InRelease files are signed
+    by (None: the Debian archive keyring)."""
+
+    def load_suite(suite: Suite) -> list[tuple[SuiteSnapshot, PackagesFile]]:
+        snapshots, by_hash = _current_snapshots(
+            suite, mirrors=mirrors, architecture=architecture, keyring=keyring
         )
+        return [
+            (snapshot, _packages_file(snapshot, mirrors=mirrors, cache_dir=cache_dir, by_hash=by_hash))
+            for snapshot in snapshots
+        ]
 
     with ThreadPoolExecutor(max_workers=len(suites)) as pool:
-        return PackageIndex(list(pool.map(load_suite, suites)))
+        return PackageIndex([part for parts in pool.map(load_suite, suites) for part in parts])
 
 
 def load_snapshot(
@@ -295,33 +313,37 @@ def load_snapshot(
         return PackageIndex(list(pool.map(load_suite, snapshots)))
 
 
-def _current_snapshot(
-    suite: Suite, *, mirrors: Mirrors, architecture: str
-) -> tuple[SuiteSnapshot, bool]:
-    """Fetch and verify a suite's InRelease; returns the snapshot and whether the archive
-    serves indexes by hash."""
+def _current_snapshots(
+    suite: Suite, *, mirrors: Mirrors, architecture: str, keyring: Path | None
+) -> tuple[list[SuiteSnapshot], bool]:
+    """Fetch and verify a suite's InRelease; returns a snapshot per component and whether the
+    archive serves indexes by hash."""
     url = f"{mirrors.base_url(suite.archive)}/dists/{suite.name}/InRelease"
     signed = fetch(url)
-    release = parse_release(verify_signed(signed, url=url), url=url)
+    release = parse_release(verify_signed(signed, url=url, keyring=keyring), url=url)
     check_release(release, suite=suite.name, url=url)
-    relative = f"{COMPONENT}/binary-{architecture}/Packages.xz"
-    listed = release.files.get(relative)
-    if listed is None:
-        raise MirrorError(
-            f"{url} lists no {relative}: the suite has no {architecture} packages on this mirror",
-            fix="check the architecture, or use a complete Debian mirror",
+    snapshots = []
+    for component in suite.components:
+        relative = f"{component}/binary-{architecture}/Packages.xz"
+        listed = release.files.get(relative)
+        if listed is None:
+            raise MirrorError(
+                f"{url} lists no {relative}: the suite has no {architecture} packages on this mirror",
+                fix="check the architecture, or use a complete mirror of the archive",
+            )
+        snapshots.append(
+            SuiteSnapshot(
+                archive=suite.archive,
+                suite=suite.name,
+                component=component,
+                architecture=architecture,
+                inrelease_sha256=hashlib.sha256(signed).hexdigest(),
+                packages_sha256=listed.sha256,
+                packages_path=f"dists/{suite.name}/{relative}",
+                date=release.date,
+            )
         )
-    snapshot = SuiteSnapshot(
-        archive=suite.archive,
-        suite=suite.name,
-        component=COMPONENT,
-        architecture=architecture,
-        inrelease_sha256=hashlib.sha256(signed).hexdigest(),
-        packages_sha256=listed.sha256,
-        packages_path=f"dists/{suite.name}/{relative}",
-        date=release.date,
-    )
-    return snapshot, release.acquire_by_hash
+    return snapshots, release.acquire_by_hash
 
 
 def _packages_file(

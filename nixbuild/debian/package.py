@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict
 from .control import parse_paragraph
 from .relations import Alternatives, Relation, parse_flat, parse_groups
 
-Archive = Literal["debian", "debian-security"]
+# "ubuntu": an Ubuntu registry base's suites (nixbuild.registry.ubuntu), one mirror for all.
+Archive = Literal["debian", "debian-security", "ubuntu"]
 
 
 class Package(BaseModel):

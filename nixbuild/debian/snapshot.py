@@ -22,6 +22,7 @@ from nixbuild.errors import MirrorError
 
 SNAPSHOT_ENV = "NIXBUILD_DEBIAN_SNAPSHOT"
 IMPORT_DELAY = timedelta(days=1)
+DEBIAN_ARCHIVES = ("debian", "debian-security")
 
 
 def template() -> str | None:
@@ -48,6 +49,8 @@ def timestamp(date: str) -> datetime:
 def snapshot_urls(archive: str, path: str, snapshots: list[SuiteSnapshot]) -> list[str]:
     """The URLs where the configured snapshot mirror may serve ``archive``'s ``path`` as the
     lock saw it (none when no snapshot mirror is configured or the lock has no index of it)."""
+    if archive not in DEBIAN_ARCHIVES:  # the template is a Debian snapshot mirror's (an Ubuntu pin has none)
+        return []
     url_template = template()
     dates = [timestamp(s.date) for s in snapshots if s.archive == archive]
     if url_template is None or not dates:

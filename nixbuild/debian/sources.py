@@ -5,6 +5,9 @@ the host's apt sources (``sources.list``, ``sources.list.d/*.list`` and ``*.sour
 reading order). Only the base URLs are taken: the suites nixbuild needs (e.g. trixie on a
 bookworm host) are served from the same URLs with the codename swapped.
 
+``NIXBUILD_UBUNTU_MIRROR`` serves the archive ``ubuntu`` (every suite of an Ubuntu registry
+base, see :mod:`nixbuild.registry.ubuntu`); it has no default, and only an Ubuntu base needs it.
+
 Third-party repositories in the host's sources are ignored. The Debian archive is an entry
 with component ``main`` that serves a Debian codename (``bookworm``, ``trixie-updates``...) and
 is not signed by some other keyring; the security archive is such an entry for a
@@ -25,6 +28,7 @@ from .control import parse_paragraphs
 
 MIRROR_ENV = "NIXBUILD_DEBIAN_MIRROR"
 SECURITY_MIRROR_ENV = "NIXBUILD_DEBIAN_SECURITY_MIRROR"
+UBUNTU_MIRROR_ENV = "NIXBUILD_UBUNTU_MIRROR"
 APT_ETC = Path("/etc/apt")
 
 # Codenames and aliases of Debian releases; a suite is "Debian's" if it is one of these,
@@ -39,19 +43,29 @@ _SUPPORTED_SCHEMES = ("http://", "https://", "file:")
 
 
 class Mirrors(BaseModel):
-    """Base URLs (no trailing slash) of the Debian archive and the Debian security archive."""
+    """Base URLs (no trailing slash) of the Debian archive, the Debian security archive and,
+    when configured, the Ubuntu archive (all of Ubuntu's suites: one mirror)."""
 
     model_config = ConfigDict(frozen=True)
 
     debian: str
     security: str
+    ubuntu: str | None = None
 
     def base_url(self, archive: str) -> str:
-        """The base URL serving ``archive`` (``debian`` or ``debian-security``)."""
+        """The base URL serving ``archive`` (``debian``, ``debian-security`` or ``ubuntu``)."""
         if archive == "debian":
             return self.debian
         if archive == "debian-security":
             return self.security
+        if archive == "ubuntu":
+            if self.ubuntu is None:  # no built-in host: an Ubuntu mirror is configuration only
+                raise MirrorError(
+                    f"no Ubuntu archive mirror is configured: {UBUNTU_MIRROR_ENV} is unset",
+                    fix=f"set {UBUNTU_MIRROR_ENV} to the base URL of an Ubuntu archive mirror "
+                    "(the URL that has dists/ and pool/ below it)",
+                )
+            return self.ubuntu
         raise ValueError(f"unknown Debian archive {archive!r}")
 
 
@@ -90,9 +104,9 @@ def _is_debian_entry(source: AptSource) -> bool:
     )
 
 
-def _parse_one_line(path: Path) -> Iterator[AptSource]:
+def parse_one_line(text: str, origin: str) -> Iterator[AptSource]:
     """``deb [opt=value ...] uri suite component...`` lines of a ``.list`` file."""
-    for raw in path.read_text(errors="replace").splitlines():
+    for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -114,13 +128,13 @@ def _parse_one_line(path: Path) -> Iterator[AptSource]:
             suite=rest[1],
             components=tuple(rest[2:]),
             signed_by=options.get("signed-by"),
-            origin=str(path),
+            origin=origin,
         )
 
 
-def _parse_deb822(path: Path) -> Iterator[AptSource]:
+def parse_deb822(text: str, origin: str) -> Iterator[AptSource]:
     """Paragraphs of a ``.sources`` file; one paragraph may list several URIs and suites."""
-    for paragraph in parse_paragraphs(path.read_text(errors="replace")):
+    for paragraph in parse_paragraphs(text):
         if paragraph.get("enabled", "yes").lower() == "no":
             continue
         if "deb" not in paragraph.get("types", "").split():
@@ -132,7 +146,7 @@ def _parse_deb822(path: Path) -> Iterator[AptSource]:
                     suite=suite,
                     components=tuple(paragraph.get("components", "").split()),
                     signed_by=paragraph.get("signed-by"),
-                    origin=str(path),
+                    origin=origin,
                 )
 
 
@@ -142,14 +156,14 @@ def host_apt_sources(apt_etc: Path = APT_ETC) -> list[AptSource]:
     sources: list[AptSource] = []
     main_list = apt_etc / "sources.list"
     if main_list.is_file():
-        sources.extend(_parse_one_line(main_list))
+        sources.extend(parse_one_line(main_list.read_text(errors="replace"), str(main_list)))
     parts = apt_etc / "sources.list.d"
     if parts.is_dir():
         for path in sorted(parts.iterdir()):
             if path.suffix == ".list":
-                sources.extend(_parse_one_line(path))
+                sources.extend(parse_one_line(path.read_text(errors="replace"), str(path)))
             elif path.suffix == ".sources":
-                sources.extend(_parse_deb822(path))
+                sources.extend(parse_deb822(path.read_text(errors="replace"), str(path)))
     return sources
 
 
@@ -191,4 +205,5 @@ def configured_mirrors(
                 "(the URL that has dists/ and pool/ below it)",
             )
         found[key] = value.rstrip("/")
-    return Mirrors(**found)
+    ubuntu = env.get(UBUNTU_MIRROR_ENV, "").strip().rstrip("/")
+    return Mirrors(**found, ubuntu=ubuntu or None)

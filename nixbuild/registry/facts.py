@@ -17,7 +17,7 @@ import gzip
 import posixpath
 import re
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,33 +50,43 @@ def _name(member: str) -> str:
     return posixpath.normpath("/" + member).lstrip("/")
 
 
-def read(layers: Iterable[Path]) -> BaseFacts:
-    """The facts of the image whose layer tars (gzip) are ``layers``, bottom first."""
-    present: dict[str, bytes | None] = {}  # path -> content (for the files whose content matters)
-    status_layer = None
+def layered_files(layers: Iterable[Path], content: Callable[[str], bool],
+                  present: Callable[[str], bool] = lambda _name: False) -> dict[str, tuple[int, bytes | None]]:
+    """The files of the image whose layer tars (gzip) are ``layers``, bottom first, as the
+    image has them (later layers win, whiteouts honoured): path -> (the layer that holds it,
+    its bytes). ``content``: paths whose bytes are read (a symlink's are ``b"->" + target``);
+    ``present``: paths only noted (their bytes are None)."""
+    found: dict[str, tuple[int, bytes | None]] = {}
     for number, layer in enumerate(layers):
         with gzip.open(layer, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
                 name = _name(info.name)
                 folder, base = posixpath.split(name)
                 if base == ".wh..wh..opq":
-                    present = {k: v for k, v in present.items() if not k.startswith(folder + "/")}
+                    found = {k: v for k, v in found.items() if not k.startswith(folder + "/")}
                     continue
                 if base.startswith(".wh."):
                     gone = posixpath.join(folder, base[4:])
-                    present = {k: v for k, v in present.items() if k != gone and not k.startswith(gone + "/")}
+                    found = {k: v for k, v in found.items() if k != gone and not k.startswith(gone + "/")}
                     continue
-                wanted = _LIBC_FILE.match(name) or name in _OS_RELEASE
+                wanted = content(name)
                 if info.isreg() and wanted:
-                    present[name] = tar.extractfile(info).read()
+                    found[name] = (number, tar.extractfile(info).read())
                 elif info.issym() and wanted:
-                    present[name] = ("->" + info.linkname).encode()
-                elif _PYTHON.match(name) or name == _DPKG_STATUS:
-                    present[name] = None
-                    status_layer = number if name == _DPKG_STATUS else status_layer
-    dpkg = _DPKG_STATUS in present
+                    found[name] = (number, ("->" + info.linkname).encode())
+                elif present(name):
+                    found[name] = (number, None)
+    return found
+
+
+def read(layers: Iterable[Path]) -> BaseFacts:
+    """The facts of the image whose layer tars (gzip) are ``layers``, bottom first."""
+    files = layered_files(layers, content=lambda name: bool(_LIBC_FILE.match(name)) or name in _OS_RELEASE,
+                          present=lambda name: bool(_PYTHON.match(name)) or name == _DPKG_STATUS)
+    present = {name: data for name, (_, data) in files.items()}
+    dpkg = _DPKG_STATUS in files
     return BaseFacts(glibc=_glibc(present), python=_python(present), dpkg=dpkg,
-                     dpkg_layer=status_layer if dpkg else None, **_os_release(present))
+                     dpkg_layer=files[_DPKG_STATUS][0] if dpkg else None, **_os_release(present))
 
 
 def dpkg_status(layer: Path) -> str:

@@ -10,7 +10,7 @@ local trees (the NAR sha256 of the tree put into the store), steps that ran with
 (the pinned NAR sha256 of their output) and registry bases (``pkg:oci/...`` by manifest
 digest: :func:`registry_base`). What only builds the image (the bootstrap toolchain, sdists'
 build requirements) has ``role="build"``. Debian packages on a registry base name the base's
-release as their distro.
+release as their distro (an Ubuntu base's: ``pkg:deb/ubuntu/...``).
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ class ImageComponents(BaseModel):
 
 
 def deb(pin: DebPin, distribution: str, step: int | None, license: str | None, role: str = "image") -> Component:
-    purl = PackageURL(type="deb", namespace="debian", name=pin.name, version=pin.version,
-                      qualifiers={"arch": pin.architecture, "distro": distribution})
+    # purl's deb namespace is the vendor: an Ubuntu base's packages are Ubuntu's.
+    purl = PackageURL(type="deb", namespace="ubuntu" if pin.archive == "ubuntu" else "debian", name=pin.name,
+                      version=pin.version, qualifiers={"arch": pin.architecture, "distro": distribution})
     return Component(kind="deb", name=pin.name, version=pin.version, purl=purl.to_string(), sha256=pin.sha256,
                      license=license, step=step, role=role, comment=f"{pin.archive} {pin.path}")
 

@@ -31,6 +31,12 @@ def test_the_newest_index_of_the_archive_and_a_day_later(monkeypatch):
         "http://snap.test/archive/debian/20241111T080000Z/pool/main/h/hello/hello.deb"]
 
 
+def test_an_ubuntu_pin_gets_no_debian_snapshot_urls(monkeypatch):
+    monkeypatch.setenv("NIXBUILD_DEBIAN_SNAPSHOT", "http://snap.test/archive/{archive}/{timestamp}/")
+    snaps = [_snapshot("ubuntu", "Sat, 09 Nov 2024 10:22:15 UTC")]
+    assert snapshot_urls("ubuntu", "pool/main/h/hello/hello.deb", snaps) == []
+
+
 def test_no_template_no_urls_and_a_bad_one_is_refused(monkeypatch):
     snaps = [_snapshot("debian", "Sat, 09 Nov 2024 10:22:15 UTC")]
     monkeypatch.delenv("NIXBUILD_DEBIAN_SNAPSHOT", raising=False)

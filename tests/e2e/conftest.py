@@ -8,13 +8,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from tests.servers import free_port, serve_folder, wait_until_answers
+from tests.servers import running_registry, serve_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -115,33 +114,18 @@ def standalone(tmp_path_factory, cli) -> Iterator[dict]:
                "archive": archive, "env": env, "mirror": mirror}
 
 
-@contextmanager
-def running_registry(root: Path, htpasswd: str | None = None) -> Iterator[str]:
-    """Debian's docker-registry on 127.0.0.1 with its storage under ``root``; yields HOST:PORT.
-    ``htpasswd``: the lines of an htpasswd file (bcrypt): the registry then wants a login."""
-    binary = shutil.which("docker-registry")
-    assert binary, "docker-registry is not installed (apt-get install docker-registry; scripts/setup does it)"
-    port = free_port()
-    config = root / "config.yml"
-    auth = ""
-    if htpasswd is not None:
-        (root / "htpasswd").write_text(htpasswd)
-        auth = f"auth:\n  htpasswd:\n    realm: nixbuild-test\n    path: {root / 'htpasswd'}\n"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n" + auth)
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    address = f"127.0.0.1:{port}"
-    wait_until_answers(f"http://{address}/v2/", proc, statuses=(401,) if htpasswd else ())
-    try:
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory) -> Iterator[str]:
     """A registry shared by the session's tests (each pushes to its own repository)."""
     with running_registry(tmp_path_factory.mktemp("registry")) as address:
         yield address
+
+
+def umoci_bundle(source_layout: str | Path, layout: Path, bundle: Path) -> Path:
+    """``source_layout``'s ``latest`` copied to ``layout`` (tag ``base``) and unpacked by umoci
+    (an independent tool) into ``bundle``, to be changed and repacked; its rootfs."""
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{source_layout}:latest", f"oci:{layout}:base"],
+                   check=True, capture_output=True)
+    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:base", str(bundle)], check=True,
+                   capture_output=True)
+    return bundle / "rootfs"

@@ -1,6 +1,7 @@
-"""The quickstart image (debian_slim 3.11 + apt_install curl jq) against the same pinned
-packages installed by real dpkg with every maintainer script run (tests/e2e/debian_oracle.py).
-Each difference not in debian_oracle.INTENDED fails the test, naming the file."""
+"""Images against the same pinned packages installed by real dpkg with every maintainer script
+run (tests/e2e/debian_oracle.py): the debian_slim base alone, the quickstart (the base + curl
+jq), a scientific set and a set with system groups and debconf-configured files. Each
+difference not in debian_oracle.INTENDED fails the test, naming the file."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import debian_oracle as oracle
 pytestmark = [pytest.mark.nix, pytest.mark.slow]
 
 
-def pinned_debs(lock: dict) -> tuple[list[Path], list[str]]:
-    """The .debs of every step of the lock, as Nix fetched them for the build."""
-    packages = [p for step in lock["images"]["image"]["steps"] for p in step["packages"]]
+def pinned_debs(lock: dict, steps: int | None = None) -> tuple[list[Path], list[str]]:
+    """The .debs of every step of the lock (the first ``steps``), as Nix fetched them for the build."""
+    packages = [p for step in lock["images"]["image"]["steps"][:steps] for p in step["packages"]]
     debs = []
     for p in packages:
         store_name = Path(p["path"]).name.replace("~", "_").replace(":", "_").replace("%", "_")
@@ -28,15 +29,16 @@ def pinned_debs(lock: dict) -> tuple[list[Path], list[str]]:
     return debs, sorted({p["name"] for p in packages})
 
 
-def image_and_debian(built: dict, tmp_path: Path) -> tuple[dict, dict]:
+def image_and_debian(built: dict, tmp_path: Path, base_only: bool = False) -> tuple[dict, dict]:
     """The image's package layers as a tree, and the same pinned packages installed by dpkg
-    (mmdebstrap, every maintainer script run, the image's own slim filters)."""
+    (mmdebstrap, every maintainer script run, the image's own slim filters). ``base_only``:
+    the base layer and the base step's packages alone."""
     layers = oracle.image_layers(Path(built["built"]["store_path"]))
-    package_layers = [blob for history, blob in layers if "pip install" not in history]
+    package_layers = [blob for history, blob in layers if "pip install" not in history][:1 if base_only else None]
     with tarfile.open(package_layers[0]) as tar:
         slim = tar.extractfile("etc/dpkg/dpkg.cfg.d/docker").read().decode()
     assert "path-exclude /usr/share/doc/*" in slim
-    debs, names = pinned_debs(built["lock"])
+    debs, names = pinned_debs(built["lock"], 1 if base_only else None)
     work = oracle.scratch(tmp_path)
     try:
         root = oracle.mmdebstrap(debs, names, slim, "bookworm", work)
@@ -50,6 +52,12 @@ def image_and_debian(built: dict, tmp_path: Path) -> tuple[dict, dict]:
 def assert_no_differences(ours: dict, debian: dict) -> None:
     found = oracle.differences(ours, debian)
     assert not found, f"{len(found)} unintended differences:\n" + "\n".join(found[:200])
+
+
+def test_debian_slim_base_matches_debian(quickstart, tmp_path):
+    ours, debian = image_and_debian(quickstart, tmp_path, base_only=True)
+    assert "usr/bin/python3.11" in debian and "usr/bin/jq" not in debian  # the base's set, alone
+    assert_no_differences(ours, debian)
 
 
 def test_quickstart_matches_debian(quickstart, tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, files_holding, running_registry
+from conftest import EXAMPLES, files_holding, running_registry, umoci_bundle
 
 CUDA_ENV = ["CUDA_HOME=/usr/local/cuda", "CUDA_VERSION=12.4.1", "NVIDIA_VISIBLE_DEVICES=all"]
 
@@ -36,13 +36,8 @@ def push(layout: str, ref: str, destination: str, *creds: str) -> None:
 def cuda_stand_in(quickstart_layout: str, work: Path) -> Path:
     """An OCI layout (tag ``cuda``) of the quickstart image plus a CUDA-shaped layer, made with
     umoci (an independent tool), with the config a CUDA runtime image has."""
-    layout = work / "cuda-layout"
-    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{quickstart_layout}:latest", f"oci:{layout}:base"],
-                   check=True, capture_output=True)
-    bundle = work / "bundle"
-    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:base", str(bundle)], check=True,
-                   capture_output=True)
-    cuda = bundle / "rootfs" / "usr" / "local" / "cuda"
+    layout, bundle = work / "cuda-layout", work / "bundle"
+    cuda = umoci_bundle(quickstart_layout, layout, bundle) / "usr" / "local" / "cuda"
     (cuda / "lib64").mkdir(parents=True)
     (cuda / "version.json").write_text('{"cuda": {"version": "12.4.1"}}\n')
     (cuda / "lib64" / "libcudart.so.12").write_bytes(b"\x7fELF stand-in\n")

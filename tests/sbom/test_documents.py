@@ -47,6 +47,12 @@ def test_purls_name_the_package_its_version_and_architecture(components):
         registry_base("x/y", "latest")
 
 
+def test_an_ubuntu_bases_package_is_ubuntus_in_its_purl():
+    pin = DebPin(name="hello", version="2.10-2ubuntu4", architecture="amd64", archive="ubuntu",
+                 path="pool/main/h/hello/hello_2.10-2ubuntu4_amd64.deb", size=10, sha256="04" * 32)
+    assert deb(pin, "jammy", 1, None).purl == "pkg:deb/ubuntu/hello@2.10-2ubuntu4?arch=amd64&distro=jammy"
+
+
 def test_spdx_document_validates_and_lists_every_component(components, tmp_path):
     text = spdx.render(image(components))
     path = tmp_path / "image.spdx.json"

@@ -1,0 +1,213 @@
+"""nixbuild against the Docker way, side by side: one run, one machine (issue 11's figures).
+
+    .venv/bin/python bench/side_by_side.py
+
+The peer is ../shared/peers/side-by-side.sh's, measured the same way: an mmdebstrap base of
+debian_slim's package set, then ``buildah bud --layers`` on overlay storage, building the same
+image as nixbuild does here (debian_slim 3.11 + apt_install jq file + env + workdir + one local
+file). Rows:
+
+- cold build: the peer's mmdebstrap + first ``bud``; nixbuild's first build in an empty chroot
+  store (``--store``) with an empty cache (every .deb downloaded, every layer built);
+- no-op rebuild and one-file edit: the peer's ``bud`` again; nixbuild's CLI build in the
+  default store, after one build there that is not timed;
+- image size: the peer's overlay storage (``du``); nixbuild's layers, uncompressed.
+
+And nixbuild's own figures, each against what it is compared with in the same run:
+
+- a Python step (``uv_pip_install`` of PYTHON_PACKAGES on the built image) against ``uv pip
+  install`` of the same packages into a fresh venv with an empty uv cache (both download);
+- ``nixbuild check`` (rebuild every layer and compare digests) against the cold build;
+- a re-push of the unchanged image to a registry on 127.0.0.1: blobs and bytes uploaded;
+- Nix store bytes (the image's closure) per image byte (compressed and uncompressed).
+
+Needs buildah, mmdebstrap and docker-registry (installed with apt-get when missing, as the
+peer script does). Prints one table; ratios are nixbuild/peer, lower is better.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import scratch, timed
+from uv import find_uv_bin
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.servers import running_registry  # noqa: E402
+
+# nixbuild's debian_slim 3.11 package set, as the peer script installs it.
+PEER_PACKAGES = "python3,python3-pip,python3-venv,python3-dev,gcc,g++,gfortran,make,ca-certificates,netbase,tzdata"
+PYTHON_PACKAGES = ("requests", "rich")
+APP = """
+import nixbuild
+image = (nixbuild.Image.debian_slim(python_version="3.11")
+         .apt_install("jq", "file")
+         .env({"GREETING": "hi"})
+         .workdir("/srv")
+         .add_local_file("ctx/app.py", "/srv/app.py", copy=True))
+"""
+PYTHON_APP = APP + f"python_image = image.uv_pip_install{PYTHON_PACKAGES!r}\n"
+DOCKERFILE = ("FROM localhost/peerbase:1\n"
+              "RUN apt-get update && apt-get install -y jq file && rm -rf /var/lib/apt/lists/*\n"
+              "ENV GREETING=hi\nWORKDIR /srv\nCOPY app.py /srv/app.py\n")
+TARGETS = {"cold": 0.7, "noop": 0.5, "edit": 0.5, "size": 0.8}
+
+
+def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, env={**os.environ, **(env or {})},
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, args))}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def need(*commands: str) -> None:
+    missing = [c for c in commands if shutil.which(c) is None]
+    if missing:
+        run("apt-get", "update", "-qq")
+        run("apt-get", "install", "-y", "-qq", *missing, env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def nixbuild(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    return run(sys.executable, "-m", "nixbuild", *args, cwd=cwd, env=env)
+
+
+def peer(work: Path) -> dict[str, float]:
+    """The Docker way: mmdebstrap base, then buildah bud --layers (cold, no-op, edit)."""
+    storage, runroot = work / "storage", work / "run"
+    buildah = ["buildah", "--root", str(storage), "--runroot", str(runroot), "--storage-driver", "overlay"]
+    bud = [*buildah, "bud", "--layers", "--isolation", "chroot", "--timestamp", "0", "-t", "localhost/peer:1",
+           str(work / "ctx")]
+    env = {"SOURCE_DATE_EPOCH": "1700000000", "BUILDAH_ISOLATION": "chroot"}
+    (work / "ctx").mkdir()
+    (work / "ctx" / "app.py").write_text("X = 1\n")
+    (work / "ctx" / "Dockerfile").write_text(DOCKERFILE)
+    try:
+        base = timed(lambda: run("mmdebstrap", "--variant=minbase", f"--include={PEER_PACKAGES}", "bookworm",
+                                 work / "base.tar", env=env))
+        container = run(*buildah, "from", "scratch").strip()
+        run(*buildah, "add", container, work / "base.tar", "/")
+        run(*buildah, "commit", "-q", "--timestamp", "0", container, "localhost/peerbase:1")
+        run(*buildah, "rm", container)
+        cold = base + timed(lambda: run(*bud, env=env))
+        noop = timed(lambda: run(*bud, env=env))
+        (work / "ctx" / "app.py").write_text("X = 2\n")
+        edit = timed(lambda: run(*bud, env=env))
+        size = int(run("du", "-sb", storage / "overlay").split()[0])
+    finally:
+        subprocess.run([*buildah, "rm", "-a"], capture_output=True)
+        subprocess.run(["umount", "-R", str(storage / "overlay")], capture_output=True)
+    return {"cold": cold, "noop": noop, "edit": edit, "size": size}
+
+
+def layout_of(app_dir: Path, image: str = "image") -> Path:
+    return (app_dir / ".nixbuild" / image).resolve()
+
+
+def blobs(layout: Path) -> list[tuple[str, Path]]:
+    """(media type, blob) of each layer of an OCI layout's image."""
+    blob = lambda digest: layout / "blobs" / "sha256" / digest.split(":", 1)[1]  # noqa: E731
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(blob(index["manifests"][0]["digest"]).read_text())
+    return [(layer["mediaType"], blob(layer["digest"])) for layer in manifest["layers"]]
+
+
+def uncompressed_size(layout: Path) -> int:
+    total = 0
+    for _, path in blobs(layout):
+        with gzip.open(path) as f:
+            while chunk := f.read(1 << 20):
+                total += len(chunk)
+    return total
+
+
+def closure_size(store_path: Path) -> int:
+    info = json.loads(run("nix", "--extra-experimental-features", "nix-command", "path-info", "--json",
+                          "--closure-size", store_path))
+    entries = info.values() if isinstance(info, dict) else info
+    return max(e["closureSize"] for e in entries)
+
+
+def ours(work: Path) -> dict[str, float]:
+    """nixbuild: cold in an empty chroot store and cache; no-op and edit in the default store."""
+    (work / "ctx").mkdir()
+    (work / "ctx" / "app.py").write_text("X = 1\n")
+    app = work / "app.py"
+    app.write_text(APP)
+    nixbuild("lock", app, cwd=work)
+    cold_env = {"NIXBUILD_CACHE_DIR": str(work / "cold-cache")}
+    cold = timed(lambda: nixbuild("build", app, "--store", work / "cold-store", cwd=work, env=cold_env))
+    subprocess.run(["chmod", "-R", "u+w", str(work / "cold-store")], capture_output=True)
+    shutil.rmtree(work / "cold-store", ignore_errors=True)
+    nixbuild("build", app, cwd=work)
+    noop = timed(lambda: nixbuild("build", app, cwd=work))
+    (work / "ctx" / "app.py").write_text("X = 2\n")
+    edit = timed(lambda: nixbuild("build", app, cwd=work))
+    layout = layout_of(work)
+    compressed = sum(path.stat().st_size for _, path in blobs(layout))
+    size = uncompressed_size(layout)
+    check = timed(lambda: nixbuild("check", app, cwd=work))
+    store = closure_size(layout)
+    with tempfile.TemporaryDirectory(prefix="bench-registry-") as root, running_registry(Path(root)) as address:
+        destination = f"docker://{address}/bench/side-by-side:1"
+        nixbuild("push", app, destination, cwd=work)
+        again = json.loads(nixbuild("push", app, destination, "--json", cwd=work))["push"]
+    uploaded = set(again["uploaded"])
+    uploaded_bytes = sum(path.stat().st_size for _, path in blobs(layout) if f"sha256:{path.name}" in uploaded)
+    return {"cold": cold, "noop": noop, "edit": edit, "size": size, "check": check,
+            "store_per_byte": store / compressed, "store_per_uncompressed_byte": store / size,
+            "repush_blobs": len(uploaded), "repush_bytes": uploaded_bytes}
+
+
+def python_step(work: Path) -> tuple[float, float]:
+    """nixbuild's Python layer on the built image against ``uv pip install`` into a fresh venv
+    (empty uv cache): both download and install PYTHON_PACKAGES. The lock is made first."""
+    (work / "ctx").mkdir()
+    (work / "ctx" / "app.py").write_text("X = 1\n")
+    app = work / "app.py"
+    app.write_text(PYTHON_APP)
+    nixbuild("lock", app, cwd=work)
+    nixbuild("build", app, "--image", "image", cwd=work)
+    cache = {"NIXBUILD_CACHE_DIR": str(work / "cache")}
+    layer = timed(lambda: nixbuild("build", app, "--image", "python_image", cwd=work, env=cache))
+    uv = [find_uv_bin()]
+    venv = work / "venv"
+    env = {"UV_CACHE_DIR": str(work / "uv-cache")}
+    peer_time = timed(lambda: (run(*uv, "venv", "-q", "--python", "/usr/bin/python3.11", venv, env=env),
+                               run(*uv, "pip", "install", "-q", "--python", venv / "bin" / "python",
+                                   *PYTHON_PACKAGES, env=env)))
+    return layer, peer_time
+
+
+def main() -> None:
+    need("buildah", "mmdebstrap", "docker-registry")
+    with scratch("bench-peer-") as p, scratch("bench-nixbuild-") as n, scratch("bench-python-") as py:
+        theirs = peer(p)
+        mine = ours(n)
+        layer, uv_time = python_step(py)
+    rows = [("cold build", "cold", "s"), ("no-op rebuild", "noop", "s"),
+            ("one-file edit", "edit", "s"), ("image size (uncompressed)", "size", "MB")]
+    print(f"{'':28} {'peer':>10} {'nixbuild':>10} {'ratio':>7} {'target':>7}")
+    for label, key, unit in rows:
+        a, b = theirs[key], mine[key]
+        shown = (lambda v: f"{v / 1e6:8.0f}MB") if unit == "MB" else (lambda v: f"{v:9.2f}s")
+        print(f"{label:28} {shown(a):>10} {shown(b):>10} {b / a:7.2f} {'<= ' + str(TARGETS[key]):>7}")
+    print(f"{'Python step (uv_pip_install)':28} {uv_time:9.2f}s {layer:9.2f}s {layer / uv_time:7.2f}"
+          f"   (peer: uv pip install into a fresh venv, empty cache)")
+    print(f"{'nixbuild check':28} {mine['cold']:9.2f}s {mine['check']:9.2f}s {mine['check'] / mine['cold']:7.2f}"
+          f"   (against nixbuild's cold build)")
+    print(f"re-push of the unchanged image: {mine['repush_blobs']} blobs, {mine['repush_bytes']} bytes uploaded")
+    print(f"Nix store bytes per image byte: {mine['store_per_byte']:.2f} (compressed), "
+          f"{mine['store_per_uncompressed_byte']:.2f} (uncompressed)")
+
+
+if __name__ == "__main__":
+    main()
