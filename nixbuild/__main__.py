@@ -6,6 +6,9 @@ handler is installed here, before :mod:`nixbuild.cli` and everything it pulls in
 tests and other programs do) changes no process-wide signal handling. ``SystemExit`` unwinds
 like any exception: temporary files are removed and a running nix-build child is killed; the
 lock and the outputs are only ever replaced atomically, so they stay whole.
+
+A ``build`` that nothing changed since the last one is answered before any of that is
+imported (nixbuild/noop.py).
 """
 
 import signal
@@ -19,6 +22,10 @@ def _interrupted(_signum, _frame) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupted)
+    from nixbuild import noop
+
+    if noop.begin(sys.argv[1:]):  # an unchanged build, answered from its stamp
+        return
     from nixbuild.cli import main as cli_main
 
     cli_main()

@@ -75,6 +75,7 @@ class Project:
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
+    _roots: dict[str, Path] = field(default_factory=dict, init=False, repr=False)  # history roots made
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
@@ -267,9 +268,27 @@ class Project:
             progress(f"MODAL_IGNORE_CACHE: {link} still points at the cached image")
             return describe(name, path, path)
         item = describe(name, path, link)
-        roots.record(self.settings.cache_dir, self.app, name, path, item.manifest_digest,
-                     plan.write_spec(self.spec(name, lock), self.settings))
+        self._roots[name] = roots.record(self.settings.cache_dir, self.app, name, path, item.manifest_digest,
+                                         plan.write_spec(self.spec(name, lock), self.settings))
         return item
+
+    def noop_inputs(self, built: list[BuiltImage]) -> tuple[dict[str, str], list[str], list[str]] | None:
+        """What the stamp of this build watches besides the files it read (nixbuild/noop.py):
+        each out-link and history root with its store path, and the files it depends on
+        without opening them (local files, hashed by a stat-keyed cache; the nix/ library,
+        read by nix-build); and the progress lines of its replay. None: a build that must run
+        every time (a chroot store, a forced step, an image skipped)."""
+        force_all = self.settings.force_build or self.settings.ignore_cache
+        if self.store is not None or self.skipped or any(
+                plan.forced_from(image, force_all) is not None for image in self.chains.values()):
+            return None
+        links = {item.link: item.store_path for item in built}
+        links.update({str(self._roots[item.name]): item.store_path for item in built})
+        watched = [str(f.source) for name in self.chains for tree in self.local_trees(name).values()
+                   for f in tree.files]
+        watched += [str(p) for p in nixcmd.nix_dir().rglob("*")]
+        return links, watched, [f"image {item.name!r} is unchanged since the last build: {item.store_path}"
+                                for item in built]
 
     def _build_image(self, name: str, lock: Lock, link: Path, progress: Progress) -> tuple[Path, Lock]:
         """nix-build one image. A run step that fails without the network is tried again as a

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from nixbuild import noop
 from nixbuild.build import Project
 from nixbuild.errors import InvalidError, NixbuildError, locate, shown_path
 from nixbuild.warn import one_line
@@ -238,6 +239,11 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expec
             described.sbom = files
     emit(as_json, report.ImagesDocument(command="build", images=images),
          "\n".join(_built_text(project, item, store is None) for item in images))
+    # The next `build` with these arguments, nothing changed, is answered from a stamp.
+    if (watched := project.noop_inputs(built)) is None:
+        noop.discard()
+    else:
+        noop.commit(*watched)
 
 
 def _built_text(project: Project, image, default_store: bool) -> str:

@@ -14,7 +14,7 @@ lock          ``lock``                         :class:`LockReport`
 plan          ``specs``: list                  :class:`SpecFile`
 check         ``checks``: list                 :class:`~nixbuild.check.CheckResult`
 push          ``push``                         :class:`PushReport`
-sbom          ``sboms``: list                  :class:`~nixbuild.sbom.write.SbomFiles`
+sbom          ``sboms``: list                  :class:`~nixbuild.sbom.files.SbomFiles`
 gc            ``gc``                           :class:`~nixbuild.store.gc.GcReport`
 cache push    ``cache``                        :class:`~nixbuild.store.cache.CachePush`
 builders      ``builders``                     :class:`BuilderSetup`
@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from nixbuild.check import CheckResult
 from nixbuild.oci.referrers import AttachResult
 from nixbuild.oci.skopeo import PushResult
-from nixbuild.sbom.write import SbomFiles
+from nixbuild.sbom.files import SbomFiles
 from nixbuild.store.cache import CachePush
 from nixbuild.store.gc import GcReport
 

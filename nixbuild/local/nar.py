@@ -32,7 +32,7 @@ _CHUNK = 1 << 20
 # A file's metadata says nothing reliable about its contents if it changed within the
 # timestamp granularity of the file system ("racy git"); such trees are hashed but not cached.
 _RACY_NS = 2_000_000_000
-_CACHE_FORMAT = b"nixbuild-nar-cache-1\0"
+_CACHE_FORMAT = b"nixbuild-nar-cache-2\0"
 _STORE_NAME = re.compile(r"[A-Za-z0-9+\-._?=]+")
 
 # A directory node: entry name (bytes, as on disk) -> subdirectory or file.
@@ -227,7 +227,9 @@ def _stat_key(files: Sequence[LocalFile]) -> tuple[str, bool]:
         st = os.stat(file.source)
         remote = os.fsencode(file.remote)
         digest.update(struct.pack("<Q", len(remote)) + remote)
-        digest.update(struct.pack("<QQQqI", st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, file.mode))
+        # The ctime too: an edit that keeps the size and puts the mtime back still moves it.
+        digest.update(struct.pack("<QQQqqI", st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                  file.mode))
         racy |= st.st_mtime_ns >= recent
     return digest.hexdigest(), racy
 

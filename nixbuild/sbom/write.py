@@ -15,21 +15,13 @@ from nixbuild.oci.layout import OciLayout
 
 from . import cyclonedx, provenance, spdx
 from .components import ImageComponents, components_of, lock_sha256
+from .files import SbomFiles
 from .licenses import deb_license, locate_deb
 
 SUFFIXES = {"spdx": ".spdx.json", "cyclonedx": ".cdx.json", "provenance": ".provenance.json"}
 # The media types the documents are attached under (OCI artifactType).
 ARTIFACT_TYPES = {"spdx": "application/spdx+json", "cyclonedx": "application/vnd.cyclonedx+json",
                   "provenance": "application/vnd.in-toto+json"}
-
-
-class SbomFiles(BaseModel):
-    image: str
-    manifest_digest: str
-    spdx: str
-    cyclonedx: str
-    provenance: str
-    components: int
 
 
 def nixbuild_version() -> str:

@@ -178,3 +178,13 @@ def test_cached_nar_hash_key_covers_mode_and_remote(tree, tmp_path):
     assert cached_nar_hash(exec_main, cache) == nar_hash(exec_main) != first
     moved = [LocalFile(f.remote.replace("/app/", "/srv/"), f.source, f.mode) for f in tree]
     assert cached_nar_hash(moved, cache) == nar_hash(moved) != first
+
+
+def test_cached_nar_hash_sees_an_edit_that_puts_the_mtime_back(tree, tmp_path):
+    cache = tmp_path / "cache"
+    first = cached_nar_hash(tree, cache)
+    main = next(f for f in tree if f.remote == "/app/main.py").source
+    st = main.stat()
+    main.write_bytes(b"print('ho')\n")  # same size, and the old mtime again: only the ctime moved
+    os.utime(main, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cached_nar_hash(tree, cache) == nar_hash(tree) != first
