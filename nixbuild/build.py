@@ -41,6 +41,7 @@ from nixbuild.settings import Settings
 from nixbuild.store import chroot, roots
 
 Progress = Callable[[str], None]
+Meter = Callable[[nixcmd.BuildCounts], None]
 
 
 class BuiltImage(BaseModel):
@@ -233,12 +234,15 @@ class Project:
                                     self.settings.cache_dir / "python", store,
                                     chain.step_where(name, pinned.index, step))
 
-    def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None) -> list[BuiltImage]:
+    def build(self, *, frozen: bool = False, progress: Progress = lambda _m: None,
+              meter: Meter | None = None) -> list[BuiltImage]:
+        """Build every image; ``progress`` is told what happens, a line each, and ``meter``
+        (a terminal's progress bars) how far each nix-build is."""
         # One build of an app at a time: a second waits, then reads the pins the first wrote.
         with exclusive(self.lock_path, progress):
-            return self._build(frozen=frozen, progress=progress)
+            return self._build(frozen=frozen, progress=progress, meter=meter)
 
-    def _build(self, *, frozen: bool, progress: Progress) -> list[BuiltImage]:
+    def _build(self, *, frozen: bool, progress: Progress, meter: Meter | None) -> list[BuiltImage]:
         lock = self.lock(frozen=frozen, progress=progress)
         for name in self.chains:
             self.secret_env(name)  # secrets resolve, and Nix can hand them over, before any build
@@ -251,9 +255,9 @@ class Project:
             # output pinned there, as an image's does (no out-link: the image's closure keeps them).
             for stage in self.stages_of(name):
                 progress(f"building stage {stage!r}")
-                _, lock = self._build_image(stage, lock, None, progress)
+                _, lock = self._build_image(stage, lock, None, progress, meter)
             progress(f"building image {name!r}")
-            path, lock = self._build_image(name, lock, link, progress)
+            path, lock = self._build_image(name, lock, link, progress, meter)
             built.append(self._keep(name, path, link, lock, progress))
         return built
 
@@ -290,7 +294,8 @@ class Project:
         return links, watched, [f"image {item.name!r} is unchanged since the last build: {item.store_path}"
                                 for item in built]
 
-    def _build_image(self, name: str, lock: Lock, link: Path, progress: Progress) -> tuple[Path, Lock]:
+    def _build_image(self, name: str, lock: Lock, link: Path | None, progress: Progress,
+                     meter: Meter | None = None) -> tuple[Path, Lock]:
         """nix-build one image. A run step that fails without the network is tried again as a
         fixed-output derivation (network on); the output hash Nix reports for it on that first
         run is recorded in the lock, and every later build must reproduce it."""
@@ -303,7 +308,7 @@ class Project:
                 return nixcmd.build(plan.write_spec(spec, self.settings), out_link=out_link,
                                     store=self.store, env=self.secret_env(name),
                                     remote=lambda drv, machine: progress(f"built {drv} on {machine}"),
-                                    progress=progress), lock
+                                    progress=progress, sizes=download_sizes(lock), meter=meter), lock
             except nixcmd.HashMismatch as exc:
                 index, layer = _run_layer(spec, exc.drv)
                 if layer is None or layer.outputHash is not None:
@@ -404,16 +409,32 @@ def explain_build_error(exc: NixbuildError, lock: Lock, image: str, spec: plan.I
     elif isinstance(exc, nixcmd.NoGpuBuilder) and (named := _LAYER_NAME.search(exc.message)):
         exc.where = f"image {image!r}, step {named['step']} {named['kind']}"
     if isinstance(exc, nixcmd.HashMismatch):
-        for locked in lock.images.values():
-            for step in locked.steps:
-                standalone = [step.standalone] if step.standalone is not None else []
-                built_with = [b for s in [*step.sdists, *step.git] for b in s.build]
-                for pin in [*step.packages, *step.python, *built_with, *standalone, *step.conda, *step.conda_tools]:
-                    if nixcmd.store_name(pin.filename) in exc.drv:
-                        exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
-                                       f"step {step.index} {step.kind}) do not match the lock: locked sha256 "
-                                       f"{pin.sha256}, got {exc.got}")
-                        exc.where = f"image {image!r}, step {step.index} {step.kind}"
-                        return exc
+        for step, pin in _step_pins(lock):
+            if nixcmd.store_name(pin.filename) in exc.drv:
+                exc.message = (f"the bytes downloaded for {pin.name} {pin.version} ({pin.filename}, "
+                               f"step {step.index} {step.kind}) do not match the lock: locked sha256 "
+                               f"{pin.sha256}, got {exc.got}")
+                exc.where = f"image {image!r}, step {step.index} {step.kind}"
+                return exc
     return exc
+
+
+def _step_pins(lock: Lock) -> Iterator[tuple]:
+    """Every file a step of the lock pins (with its step): .debs, wheels and sdists, the wheels
+    that build them, python-build-standalone archives, conda packages and their tools."""
+    for locked in lock.images.values():
+        for step in locked.steps:
+            standalone = [step.standalone] if step.standalone is not None else []
+            built_with = [b for s in [*step.sdists, *step.git] for b in s.build]
+            for pin in [*step.packages, *step.python, *built_with, *standalone, *step.conda, *step.conda_tools]:
+                yield step, pin
+
+
+def download_sizes(lock: Lock) -> dict[str, int]:
+    """The size of each pinned file by its store name, as the lock gives it (the progress of
+    a build's downloads): the bootstrap's .debs and every step's files."""
+    boot = lock.bootstrap
+    pins = [boot.busybox, *boot.python, *([boot.installer] if boot.installer else []),
+            *(pin for _step, pin in _step_pins(lock))]
+    return {nixcmd.store_name(pin.filename): pin.size for pin in pins if getattr(pin, "size", None)}
 

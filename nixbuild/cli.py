@@ -23,6 +23,8 @@ from rich.console import Console
 
 from nixbuild import noop
 from nixbuild.build import Project
+from nixbuild.progress import meter
+from nixbuild.sizes import human_size
 from nixbuild.errors import InvalidError, NixbuildError, locate, shown_path
 from nixbuild.warn import one_line
 
@@ -33,14 +35,6 @@ def _console() -> Console:
 
 
 err = _console()
-
-
-def _human(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
-        size /= 1024
-    return str(size)
 
 
 def _command_name() -> str:
@@ -220,7 +214,8 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expec
         _single_name(project, "build --expect")
     if tag is not None:
         _single_name(project, "build --tag")
-    built = project.build(frozen=frozen, progress=_progress)
+    with meter(err) as bars:
+        built = project.build(frozen=frozen, progress=_progress, meter=bars)
     if expect is not None:
         expect_digest(built[0].name, built[0].manifest_digest, expect)
     lock = read_lock(project.lock_path)  # the one the build just used
@@ -251,7 +246,7 @@ def _built_text(project: Project, image, default_store: bool) -> str:
     shown = shown_path(Path(image.link if default_store else image.layout))
     app = shown_path(project.app)
     pick = f" --image {image.name}" if len(project.images) > 1 else ""
-    lines = [f"{image.name}: {image.manifest_digest}  {_human(image.size)}  {len(image.layers)} layers",
+    lines = [f"{image.name}: {image.manifest_digest}  {human_size(image.size)}  {len(image.layers)} layers",
              f"  oci:{shown}:latest"]
     if image.docker_archive:
         archive = shown_path(Path(image.docker_archive))
@@ -358,7 +353,8 @@ def _single_name(project: Project, verb: str) -> str:
 def _build_single(project: Project, verb: str):
     """Build the app's one image (several: an error naming them, before anything is built)."""
     _single_name(project, verb)
-    return project.build(progress=_progress)[0]
+    with meter(err) as bars:
+        return project.build(progress=_progress, meter=bars)[0]
 
 
 @main.command()
@@ -450,7 +446,8 @@ def sbom(app, image, lock_path, as_json, out_dir):
     from nixbuild.sbom.write import write as write_sbom
 
     project = _project(app, image, lock_path)
-    built = project.build(frozen=True, progress=_progress)
+    with meter(err) as bars:
+        built = project.build(frozen=True, progress=_progress, meter=bars)
     files = write_sbom(project, built, out_dir)
     emit(as_json, report.SbomDocument(sboms=files),
          "\n".join(f"{f.image}: {f.components} components\n  {f.spdx}\n  {f.cyclonedx}\n  {f.provenance}"
@@ -508,10 +505,10 @@ def inspect(app, image, lock_path, as_json):
         if not entry.built:
             lines.append(f"{entry.name}: not built yet (nixbuild build {shown_path(project.app)}); from the lock:")
         else:
-            lines.append(f"{entry.name}: {entry.manifest_digest}  {_human(entry.size)} compressed, "
-                         f"{_human(entry.uncompressed_size)} unpacked")
+            lines.append(f"{entry.name}: {entry.manifest_digest}  {human_size(entry.size)} compressed, "
+                         f"{human_size(entry.uncompressed_size)} unpacked")
             for layer in entry.layers:
-                lines.append(f"  layer {layer.index}: {_human(layer.compressed_size):>10}  "
+                lines.append(f"  layer {layer.index}: {human_size(layer.compressed_size):>10}  "
                              f"{layer.entries:>6} entries  {layer.created_by}")
         if entry.base is not None:
             lines.append(f"  base: {entry.base.reference} (pinned {entry.base.manifest_digest}; its "
@@ -537,13 +534,13 @@ def gc(app, dry_run, as_json):
         raise InvalidError(f"{app} is not a file", fix="name an app file, or run `nixbuild gc` for every app")
     report = collect(Settings.from_env().cache_dir, app.resolve() if app else None, dry_run=dry_run)
     lines = [f"{'APP':<60} {'ROOTS':>5} {'STORE':>10}"]
-    lines += [f"{u.app + ('' if u.exists else ' (gone)'):<60} {u.roots:>5} {_human(u.store_bytes):>10}"
+    lines += [f"{u.app + ('' if u.exists else ' (gone)'):<60} {u.roots:>5} {human_size(u.store_bytes):>10}"
               for u in report.apps]
-    lines.append(f"download cache: {_human(report.cache_bytes)}")
+    lines.append(f"download cache: {human_size(report.cache_bytes)}")
     verb = "would remove" if dry_run else "removed"
     lines += [f"{verb} root {r}" for r in report.removed_roots]
     lines += [f"{verb} cache entry {c}" for c in report.removed_cache]
-    lines.append(f"{'would free' if dry_run else 'freed'} {_human(report.freed_bytes)} "
+    lines.append(f"{'would free' if dry_run else 'freed'} {human_size(report.freed_bytes)} "
                  f"({len(report.deleted_paths)} store paths)")
     from nixbuild.report import GcDocument
 

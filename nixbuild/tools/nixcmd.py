@@ -14,10 +14,12 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from nixbuild.errors import BuildError, ToolMissing
+from nixbuild.sizes import human_size
 from nixbuild.tools import substituters
 
 NIX_DIR = Path(__file__).resolve().parents[2] / "nix"
@@ -90,12 +92,14 @@ def remote_builds(stderr: str) -> list[tuple[str, str]]:
 def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = None,
           check: bool = False, attr: str | None = None, env: dict[str, str] | None = None,
           substitute: bool = True, remote: Callable[[str, str], None] | None = None,
-          progress: Callable[[str], None] | None = None) -> Path:
+          progress: Callable[[str], None] | None = None, sizes: Mapping[str, int] | None = None,
+          meter: Callable[[BuildCounts], None] | None = None) -> Path:
     """``nix-build nix/image.nix --arg specFile SPEC``; returns the output store path.
     ``env`` adds to nix-build's environment (where fixed-output builds read impure variables);
     ``substitute=False``: build what is not in the store, never take it from a cache;
     ``remote(name, machine)`` is told of each derivation built on a remote builder;
-    ``progress`` of each layer as it starts (:class:`BuildLog`)."""
+    ``progress`` of each layer as it starts, ``meter`` of the counts (:class:`BuildLog`, which
+    ``sizes`` tells each pinned file's size)."""
     cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "image.nix"), "--arg", "specFile", str(spec_file)]
     cmd += common_options(store, substitute)
     if attr:
@@ -103,7 +107,7 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
     cmd += ["--out-link", str(out_link)] if out_link else ["--no-out-link"]
     if check:
         cmd.append("--check")
-    log = BuildLog(progress)
+    log = BuildLog(progress, sizes, meter)
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, **(env or {})}) as proc:
         try:
@@ -127,26 +131,44 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
 # -forced-<nonce> when force_build makes it build again.
 LAYER_NAME = (r"layer-(?P<layer>\d+)-(?P<step>\d+)-(?P<kind>[a-z_]+)(?P<part>-standalone|-python)?"
               r"(?:-forced-[0-9a-f]+)?")
-_TO_BUILD = re.compile(r"^these (\d+) derivations will be built:")
+_TO_BUILD = re.compile(r"^(?:these \d+ derivations|this derivation) will be built:")
 _BUILDING = re.compile(r"^building '/nix/store/[a-z0-9]{32}-([^']+)\.drv'")
 _LAYER = re.compile(rf"^{LAYER_NAME}$")
+# "these 3 paths will be fetched (0.50 MiB download, 2.00 MiB unpacked):" (substitutions)
+_TO_FETCH = re.compile(r"^(?:these (\d+) paths|this path) will be fetched \(([\d.]+) MiB download")
+
+
+@dataclass
+class BuildCounts:
+    """How far a nix-build is: layers (and the image) built, pinned files downloaded (a
+    fetch counts once it starts; bytes as the lock gives each file's size)."""
+
+    layers_done: int = 0
+    layers: int = 0
+    files_done: int = 0
+    files: int = 0
+    bytes_done: int = 0
+    bytes: int = 0
 
 
 class BuildLog:
     """What nix-build is doing, from its log as it streams: the layers and the image it builds,
     one line each with how far it is (``[3/5] layer 2: step 1 apt_install``); the downloads
-    (pinned .debs, wheels, archives: fixed-output fetches) as one line with their count."""
+    (pinned .debs, wheels, archives: fixed-output fetches) as a line with their count and size,
+    then one at each quarter done; paths taken from a binary cache as one line with their size.
+    ``sizes`` gives a pinned file's size by store name (the lock's); ``meter`` is told the
+    counts at every change (a terminal's progress bars)."""
 
-    def __init__(self, progress: Callable[[str], None] | None):
+    def __init__(self, progress: Callable[[str], None] | None, sizes: Mapping[str, int] | None = None,
+                 meter: Callable[[BuildCounts], None] | None = None):
         self.progress = progress or (lambda _message: None)
+        self.sizes = sizes or {}
+        self.meter = meter or (lambda _counts: None)
         self.lines: list[str] = []
         self.listing = False
         self.planned: list[str] = []
-        self.done = 0
-        self.fetching_said = False
-
-    def _steps(self) -> list[str]:
-        return [name for name in self.planned if _is_step(name)]
+        self.counts = BuildCounts()
+        self.quarter = 0
 
     def feed(self, line: str) -> None:
         self.lines.append(line)
@@ -158,18 +180,33 @@ class BuildLog:
             self.planned.append(text[44:-4])
             return
         self.listing = False
+        if cached := _TO_FETCH.match(text):
+            count = cached[1] or "1"
+            self.progress(f"taking {count} path{'s' if count != '1' else ''} from binary caches ({cached[2]} MiB)")
+            return
         building = _BUILDING.match(text)
         if building is None:
             return
-        name = building.group(1)
-        if not _is_step(name):
-            if not self.fetching_said:
-                self.fetching_said = True
-                fetches = len(self.planned) - len(self._steps())
-                self.progress(f"downloading {fetches} pinned file{'s' if fetches != 1 else ''}")
-            return
-        self.done += 1
-        self.progress(f"[{self.done}/{len(self._steps())}] {describe_derivation(name)}")
+        name, counts = building.group(1), self.counts
+        if not counts.layers:
+            fetches = [n for n in self.planned if not _is_step(n)]
+            counts.layers, counts.files = len(self.planned) - len(fetches), len(fetches)
+            counts.bytes = sum(self.sizes.get(n, 0) for n in fetches)
+        if _is_step(name):
+            counts.layers_done += 1
+            self.progress(f"[{counts.layers_done}/{counts.layers}] {describe_derivation(name)}")
+        else:
+            if not counts.files_done:
+                self.progress(f"downloading {counts.files} pinned file{'s' if counts.files != 1 else ''}"
+                              + (f" ({human_size(counts.bytes)})" if counts.bytes else ""))
+            counts.files_done += 1
+            counts.bytes_done += self.sizes.get(name, 0)
+            if counts.files >= 8 and counts.files_done * 4 >= (self.quarter + 1) * counts.files:
+                self.quarter = counts.files_done * 4 // counts.files
+                self.progress(f"downloaded {counts.files_done}/{counts.files} pinned files"
+                              + (f" ({human_size(counts.bytes_done)} of {human_size(counts.bytes)})"
+                                 if counts.bytes else ""))
+        self.meter(counts)
 
 
 def _is_step(name: str) -> bool:

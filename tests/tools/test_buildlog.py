@@ -36,3 +36,32 @@ def test_each_layer_and_the_image_say_how_far_the_build_is():
 
 def test_forced_layers_keep_their_step():
     assert describe_derivation("layer-4-3-run_commands-forced-0123abcd") == "layer 4: step 3 run_commands"
+
+
+COLD = f"""these 10 derivations will be built:
+""" + "".join(f"  /nix/store/{H}-pkg{i}_1.0_amd64.deb.drv\n" for i in range(8)) + f"""  /nix/store/{H}-layer-0-0-debian_slim.drv
+  /nix/store/{H}-image-web.drv
+these 2 paths will be fetched (1.50 MiB download, 6.00 MiB unpacked):
+  /nix/store/{H}-nixbuild-tools
+  /nix/store/{H}-busybox
+""" + "".join(f"building '/nix/store/{H}-pkg{i}_1.0_amd64.deb.drv'...\n" for i in range(8)) + f"""building '/nix/store/{H}-layer-0-0-debian_slim.drv'...
+building '/nix/store/{H}-image-web.drv'...
+"""
+
+
+def test_a_cold_build_says_how_many_bytes_it_downloads():
+    said: list[str] = []
+    counts = []
+    sizes = {f"pkg{i}_1.0_amd64.deb": (i + 1) * 1024 * 1024 for i in range(8)}  # 36 MiB in all
+    log = BuildLog(said.append, sizes, lambda c: counts.append((c.layers_done, c.files_done, c.bytes_done)))
+    for line in COLD.splitlines(keepends=True):
+        log.feed(line)
+    assert said == ["taking 2 paths from binary caches (1.50 MiB)",
+                    "downloading 8 pinned files (36.0 MiB)",
+                    "downloaded 2/8 pinned files (3.0 MiB of 36.0 MiB)",
+                    "downloaded 4/8 pinned files (10.0 MiB of 36.0 MiB)",
+                    "downloaded 6/8 pinned files (21.0 MiB of 36.0 MiB)",
+                    "downloaded 8/8 pinned files (36.0 MiB of 36.0 MiB)",
+                    "[1/2] layer 0: step 0 debian_slim", "[2/2] image web"]
+    assert counts[0] == (0, 1, 1 << 20) and counts[-1] == (2, 8, 36 << 20)
+    assert log.counts.files == 8 and log.counts.layers == 2 and log.counts.bytes == 36 << 20
