@@ -28,6 +28,9 @@
 #              sources (a flake's spec, `nixbuild plan --flake-root`): [ { src; dest;
 #              executable; } ], the tree's files by path in the flake, from which Nix lays
 #              the tree out itself (local-tree.nix) when its path is not in the store
+#              made = { name; narHash; } (optional): the layer itself, made by the CLI from
+#              the same builder without a sandbox (nixbuild/local/layer.py) and seeded: used
+#              as it is, in place of the derivation
 #     "run":   commands; env = [ "K=V" ]; workdir; shell = [ "/bin/sh" "-c" ];
 #              network (bool): a fixed-output derivation, network on, whose output must
 #              hash to outputHash (null: a placeholder, so that Nix reports the real hash);
@@ -116,6 +119,7 @@ let
         else if layer.kind == "standalone" then layerDrv "python_layer.py" index layer {
           archive = fetch.fetchFile layer.archive;
         } { }
+        else if layer.kind == "files" && layer.made or null != null then fetch.seeded layer.made
         else if layer.kind == "files" then layerDrv "file_layer.py" index layer {
           tree = if layer.sources or null == null then fetch.seeded layer.tree
             else if src == null then throw "nixbuild: the spec names local files relative to a flake: pass src = ./.;"

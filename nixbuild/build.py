@@ -27,7 +27,7 @@ from nixbuild import chain, locking, plan, rebuild, seed
 from nixbuild.python import git_source, index_login
 from nixbuild.registry import blobs as registry_blobs
 from nixbuild.store import pinned_debs
-from nixbuild.local import tree as local_tree
+from nixbuild.local import layer as local_layer, nar as local_nar, tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
 from nixbuild.api.image import Image
@@ -77,6 +77,8 @@ class Project:
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
     _roots: dict[str, Path] = field(default_factory=dict, init=False, repr=False)  # history roots made
+    # Local-files layers the CLI made (nixbuild/local/layer.py), by the layer's spec as JSON.
+    _made: dict[str, plan.Seed] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
@@ -180,12 +182,44 @@ class Project:
                 }
         return self._trees[name]
 
-    def spec(self, name: str, lock: Lock, network: frozenset[int] = frozenset()) -> plan.ImageSpec:
-        stages = {stage: self.spec(stage, lock).layers for stage in dict.fromkeys(
+    def spec(self, name: str, lock: Lock, network: frozenset[int] = frozenset(),
+             sandboxed: bool = False) -> plan.ImageSpec:
+        """The spec of image (or stage) ``name``; its local-files layers are the ones the CLI
+        made (``seed``), unless ``sandboxed``: then each is its derivation (``check``)."""
+        stages = {stage: self.spec(stage, lock, sandboxed=sandboxed).layers for stage in dict.fromkeys(
             step.image for step in self.chains[name].steps if step.kind == "copy_from")}
-        return plan.image_spec(name, self.chains[name], lock.images[name], lock.bootstrap, self.settings,
+        spec = plan.image_spec(name, self.chains[name], lock.images[name], lock.bootstrap, self.settings,
                                self.local_trees(name), network, stages=stages, nonce=self._nonce,
                                force_all=self.settings.force_build or self.settings.ignore_cache)
+        if sandboxed or not self._made:
+            return spec
+        layers = [self._made_layer(layer) for layer in spec.layers]
+        return spec.model_copy(update={"layers": layers})
+
+    def _made_layer(self, layer: plan.LayerSpec) -> plan.LayerSpec:
+        made = self._made.get(layer.model_dump_json()) if isinstance(layer, plan.FilesLayer) else None
+        return layer if made is None else layer.model_copy(update={"made": made})
+
+    def make_file_layers(self, lock: Lock) -> None:
+        """Make each local-files layer here, without a sandbox (nixbuild/local/layer.py), so
+        that an edit starts no derivation for it. Not in a chroot store, nor for a forced
+        layer: those are built by their derivation."""
+        if self.store is not None:
+            return
+        tools = None
+        for name in self.chains:
+            spec = self.spec(name, lock, sandboxed=True)
+            for index, layer in enumerate(spec.layers):
+                if not isinstance(layer, plan.FilesLayer) or layer.nonce is not None:
+                    continue
+                if tools is None:
+                    tools = local_layer.toolchain(plan.write_spec(spec, self.settings),
+                                                  lock.bootstrap.model_dump_json(), self.settings.cache_dir)
+                builder_spec = {"tree": local_nar.fixed_output_path(layer.tree.name, layer.tree.narHash),
+                                "modes": layer.modes, "createdBy": layer.createdBy, "epoch": spec.epoch}
+                seed_name = local_layer.store_name(index, layer.name)
+                nar_hash = local_layer.made(seed_name, builder_spec, tools, self.settings.cache_dir)
+                self._made[layer.model_dump_json()] = plan.Seed(name=seed_name, narHash=nar_hash)
 
     def secret_env(self, name: str) -> dict[str, str]:
         """The environment that carries each secret-using step's values to its builder."""
@@ -247,6 +281,7 @@ class Project:
         for name in self.chains:
             self.secret_env(name)  # secrets resolve, and Nix can hand them over, before any build
         self.seed(lock, self.store)
+        self.make_file_layers(lock)
         built = []
         for name in self.images:
             link = self.image_link(name)

@@ -2,7 +2,9 @@
 
 Two independent rebuilds:
 1. ``nix-build --check`` of every layer and of the image in the local store: Nix rebuilds each
-   derivation and compares it bit for bit with the output it already has.
+   derivation and compares it bit for bit with the output it already has. Every layer here is
+   its derivation; the local-files layers a build makes without a sandbox
+   (nixbuild/local/layer.py) must give the same image digest.
 2. A build in a second, empty Nix store (``--store DIR``), seeded only with the fixed-output
    inputs (the .debs and the busybox seed, all named by hash), whose OCI layout is compared
    with the local one by manifest digest, and file by file when they differ (diff.py).
@@ -88,7 +90,10 @@ def _proof(cache_dir: Path, drv: str) -> Path:
 
 def check_image(project: Project, name: str, lock, work: Path, expect: str | None = None,
                 full: bool = False) -> CheckResult:
-    image_spec = project.spec(name, lock)
+    # Every layer from its derivation, the local-files layers too, which a build makes without
+    # a sandbox (nixbuild/local/layer.py): the image must come out the same both ways.
+    image_spec = project.spec(name, lock, sandboxed=True)
+    made_spec = project.spec(name, lock)
     spec = write_spec(image_spec, project.settings)
     link = project.image_link(name)
     secrets = project.secret_env(name)
@@ -98,6 +103,10 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
         local = nixcmd.build(spec, out_link=link, store=store, env=secrets)
         layout_a = project.layout(name, local)
         expect_digest(name, layout_a.manifest_descriptor().digest, expect)
+        made_digest = layout_a.manifest_descriptor().digest
+        if made_spec != image_spec:
+            made = nixcmd.build(write_spec(made_spec, project.settings), store=store, env=secrets)
+            made_digest = project.layout(name, made).manifest_descriptor().digest
         image_drv = nixcmd.instantiate(spec, store)
         layers = nixcmd.derivations(spec, store, attr="layers")
         proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()]
@@ -125,6 +134,10 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
     problems = [f"nix-build --check: {message}" for message in rebuild_failures]
     if not report.identical:
         problems.append("build in a second, empty store differs:\n" + report.render())
+    if made_digest != layout_a.manifest_descriptor().digest:
+        problems.append(f"the image with the local-files layers made without a sandbox has manifest digest "
+                        f"{made_digest}, the one with every layer built by its derivation "
+                        f"{layout_a.manifest_descriptor().digest}")
     if not problems:
         (cache_dir / "checked").mkdir(parents=True, exist_ok=True)
         for drv in layers:
@@ -140,6 +153,7 @@ def check(project: Project, expect: str | None = None, full: bool = False) -> li
     rebuild every layer, also those an earlier check proved."""
     lock = project.lock(frozen=True)
     project.seed(lock, project.store)
+    project.make_file_layers(lock)
     results = []
     for name in project.images:
         work = Path(tempfile.mkdtemp(prefix="nixbuild-check-"))

@@ -23,7 +23,7 @@ A file counts as unchanged while its inode, size, mtime and ctime are (ctime can
 back, so an edit that restores the mtime is still seen). The next ``build`` with the same
 arguments, working folder and terminals replays the output when every recorded file,
 folder and variable is as it was, every link still points at its path, and every path is
-still valid in the Nix store (read from Nix's database, else ``nix-store --check-validity``):
+still valid in the Nix store (nixbuild/store/validity.py):
 a valid path's whole closure is valid, so the image can be read and pushed. Anything else,
 including a stamp that cannot be read, runs the full build, which writes a new stamp.
 
@@ -38,18 +38,17 @@ import functools
 import hashlib
 import json
 import os
-import sqlite3
-import subprocess
 import sys
 import warnings
 from collections import deque
 from pathlib import Path
 
+from nixbuild.store import validity
+
 STAMP_VERSION = 1
 PREFIXES = ("NIX", "MODAL_")  # NIX also covers NIXBUILD_
 _ANSWERED_OPTIONS = {"--json": 0, "--frozen": 0, "--image": 1, "--lock": 1}
 _UNWATCHED = ("/nix/store/", "/proc/", "/sys/", "/dev/")
-NIX_DB = Path("/nix/var/nix/db/db.sqlite")
 
 
 def _app_of(argv: list[str]) -> str | None:
@@ -86,22 +85,6 @@ def _stamp_path(argv: list[str], app: str) -> Path:
     return folder / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
 
 
-def _valid(paths: list[str]) -> bool:
-    """Every path is valid in the default store: its database row, else nix-store's answer."""
-    try:
-        with sqlite3.connect(f"file:{NIX_DB}?mode=ro", uri=True, timeout=1) as db:
-            for path in paths:
-                if db.execute("SELECT 1 FROM ValidPaths WHERE path = ?", (path,)).fetchone() is None:
-                    return False
-            return True
-    except sqlite3.Error:
-        pass
-    try:
-        return subprocess.run(["nix-store", "--check-validity", *paths], capture_output=True).returncode == 0
-    except OSError:
-        return False
-
-
 def replay(argv: list[str]) -> bool:
     """Print a recorded build's output and return True when nothing it depends on changed."""
     app = _app_of(argv)
@@ -125,7 +108,7 @@ def replay(argv: list[str]) -> bool:
         stderr = stamp["warnings"] + "".join(f"• {line}\n" for line in stamp["progress"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-    if not _valid(sorted(set(links.values()))):
+    if not validity.valid(sorted(set(links.values()))):
         return False
     sys.stderr.write(stderr)
     sys.stderr.flush()

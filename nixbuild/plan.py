@@ -130,6 +130,9 @@ class FilesLayer(_Layer):
     # A flake's spec (`nixbuild plan --flake-root`): the tree's files by their path in the
     # flake, so Nix lays the tree out itself when it is not in the store (same NAR hash).
     sources: list[TreeSource] | None = None
+    # The layer itself, made by the CLI without a sandbox (nixbuild/local/layer.py) and seeded
+    # by its NAR hash: Nix takes it as it is, in place of building the derivation.
+    made: Seed | None = None
 
 
 class RunLayer(_Layer):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nixbuild.errors import BuildError, ToolMissing
 from nixbuild.sizes import human_size
+from nixbuild.store import validity
 from nixbuild.tools import substituters
 
 NIX_DIR = Path(__file__).resolve().parents[2] / "nix"
@@ -295,9 +296,9 @@ def nar_hash(path: Path) -> str:
 
 
 def is_valid(store_path: str, store: str | None = None) -> bool:
-    cmd = [require("nix-store", "nix-bin"), "--check-validity", store_path]
-    if store:
-        cmd += ["--store", store]
+    if store is None:
+        return validity.valid([store_path], require("nix-store", "nix-bin"))
+    cmd = [require("nix-store", "nix-bin"), "--check-validity", store_path, "--store", store]
     return subprocess.run(cmd, capture_output=True).returncode == 0
 
 
