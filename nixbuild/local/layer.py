@@ -94,7 +94,10 @@ def _make(name: str, builder_spec: dict, tools: str, cache_dir: Path) -> str:
         libdir = f"{tools}/usr/lib/x86_64-linux-gnu"
         proc = subprocess.run(
             [f"{libdir}/ld-linux-x86-64.so.2", "--library-path", libdir, f"{tools}/usr/bin/python3.11",
-             "-E", "-s", "-B", str(nixcmd.nix_dir() / "builders" / BUILDER[0])],
+             # Bytecode cached in nixbuild's cache (Debian's .debs ship none; the sandbox's run
+             # compiles the standard library every time): it never changes what is written.
+             "-E", "-s", "-X", f"pycache_prefix={cache_dir / 'pycache'}",
+             str(nixcmd.nix_dir() / "builders" / BUILDER[0])],
             env={"layerSpecPath": str(spec), "out": str(out)}, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"making the local-files layer {name} failed:\n{proc.stderr.strip()}")
