@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -25,8 +28,13 @@ def test_bars_only_on_a_terminal():
     assert "layers built" in text and "1/4" in text and "3/10 files, 3.0 MiB of 12.0 MiB" in text
 
 
-def test_download_sizes_are_the_locks():
-    lock = read_lock(ROOT / "examples" / "quickstart" / "nixbuild.lock")
+def test_download_sizes_are_the_locks(tmp_path):
+    app = tmp_path / "quickstart" / "app.py"
+    shutil.copytree(ROOT / "examples" / "quickstart", app.parent,
+                    ignore=shutil.ignore_patterns("nixbuild.lock", ".nixbuild"))
+    proc = subprocess.run([sys.executable, "-m", "nixbuild", "lock", str(app)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"nixbuild lock failed (is the Debian mirror reachable?):\n{proc.stderr}"
+    lock = read_lock(app.parent / "nixbuild.lock")
     sizes = download_sizes(lock)
     jq = next(p for p in lock.images["image"].steps[1].packages if p.name == "jq")
     assert sizes[store_name(jq.filename)] == jq.size > 0
