@@ -102,8 +102,8 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
     try:
         local = nixcmd.build(spec, out_link=link, store=store, env=secrets)
         layout_a = project.layout(name, local)
-        expect_digest(name, layout_a.manifest_descriptor().digest, expect)
-        made_digest = layout_a.manifest_descriptor().digest
+        digest_a = made_digest = layout_a.manifest_descriptor().digest
+        expect_digest(name, digest_a, expect)
         if made_spec != image_spec:
             made = nixcmd.build(write_spec(made_spec, project.settings), store=store, env=secrets)
             made_digest = project.layout(name, made).manifest_descriptor().digest
@@ -134,15 +134,14 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
     problems = [f"nix-build --check: {message}" for message in rebuild_failures]
     if not report.identical:
         problems.append("build in a second, empty store differs:\n" + report.render())
-    if made_digest != layout_a.manifest_descriptor().digest:
+    if made_digest != digest_a:
         problems.append(f"the image with the local-files layers made without a sandbox has manifest digest "
-                        f"{made_digest}, the one with every layer built by its derivation "
-                        f"{layout_a.manifest_descriptor().digest}")
+                        f"{made_digest}, the one with every layer built by its derivation {digest_a}")
     if not problems:
         (cache_dir / "checked").mkdir(parents=True, exist_ok=True)
         for drv in layers:
             _proof(cache_dir, drv).touch()
-    return CheckResult(image=name, manifest_digest=layout_a.manifest_descriptor().digest,
+    return CheckResult(image=name, manifest_digest=digest_a,
                        second_store_digest=digest_b, ok=not problems, report="\n".join(problems) or None,
                        rebuild_failures=rebuild_failures, differences=None if report.identical else report,
                        proven_earlier=[Path(drv).name.removesuffix(".drv") for drv in proven])

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from nixbuild.errors import BuildError
+from nixbuild.lock import write_atomic
 from nixbuild.local.nar import fixed_output_path
 from nixbuild.tools import nixcmd
 
@@ -50,37 +51,29 @@ def made(name: str, builder_spec: dict, tools: str, cache_dir: Path) -> str:
     key = hashlib.sha256(json.dumps([name, builder_spec, tools], sort_keys=True).encode())
     for script in BUILDER:
         key.update((builders / script).read_bytes())
-    entry = cache_dir / "file-layers" / key.hexdigest()
-    try:
-        nar_hash = entry.read_text().strip()
-        if nixcmd.is_valid(fixed_output_path(name, nar_hash)):
-            return nar_hash
-    except (OSError, ValueError):
-        pass
-    nar_hash = _make(name, builder_spec, tools, cache_dir)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    partial = entry.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(nar_hash + "\n")
-    os.replace(partial, entry)
-    return nar_hash
+    return _remembered(cache_dir / "file-layers" / key.hexdigest(), lambda nar: fixed_output_path(name, nar),
+                       lambda: _make(name, builder_spec, tools, cache_dir))
 
 
 def toolchain(spec_file: Path, bootstrap: str, cache_dir: Path) -> str:
     """The store path of the bootstrap toolchain (nix/bootstrap.nix ``tools``) that builds
     the spec, built if need be; remembered in the cache by the bootstrap's lock entry."""
-    entry = cache_dir / "toolchains" / hashlib.sha256(bootstrap.encode()).hexdigest()
+    return _remembered(cache_dir / "toolchains" / hashlib.sha256(bootstrap.encode()).hexdigest(), lambda path: path,
+                       lambda: str(nixcmd.build(spec_file, attr="tools")))
+
+
+def _remembered(entry: Path, store_path: Callable[[str], str], compute: Callable[[], str]) -> str:
+    """The value cached in ``entry`` while the store path it names is valid; else
+    ``compute()``'s, cached there."""
     try:
-        path = entry.read_text().strip()
-        if nixcmd.is_valid(path):
-            return path
-    except OSError:
+        value = entry.read_text().strip()
+        if nixcmd.is_valid(store_path(value)):
+            return value
+    except (OSError, ValueError):
         pass
-    path = str(nixcmd.build(spec_file, attr="tools"))
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    partial = entry.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(path + "\n")
-    os.replace(partial, entry)
-    return path
+    value = compute()
+    write_atomic(entry, value + "\n")
+    return value
 
 
 def _make(name: str, builder_spec: dict, tools: str, cache_dir: Path) -> str:
