@@ -10,13 +10,13 @@ let
   # Each builder script with the modules it imports, and nothing else: a derivation depends on
   # exactly the code it runs, so editing one builder rebuilds only the layers it makes.
   imports = {
-    "deb_layer.py" = [ "debfile.py" "layertar.py" "maintainer.py" "run_layer.py" ];
-    "file_layer.py" = [ "layertar.py" ];
-    "python_layer.py" = [ "layertar.py" ];
-    "conda_layer.py" = [ "debfile.py" "layertar.py" ];
-    "registry_layer.py" = [ "layertar.py" ];
-    "copy_layer.py" = [ "layertar.py" "run_layer.py" ];
-    "run_layer.py" = [ "layertar.py" ];
+    "deb_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "maintainer.py" "run_layer.py" ];
+    "file_layer.py" = [ "layertar.py" "pgzip.py" ];
+    "python_layer.py" = [ "layertar.py" "pgzip.py" ];
+    "conda_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" ];
+    "registry_layer.py" = [ "layertar.py" "pgzip.py" ];
+    "copy_layer.py" = [ "layertar.py" "pgzip.py" "run_layer.py" ];
+    "run_layer.py" = [ "layertar.py" "pgzip.py" ];
     "oci_image.py" = [ ];
     "local_tree.py" = [ ];
   };

@@ -4,8 +4,9 @@ Determinism rules (the same for every layer kind):
 - entries sorted by path components, so a parent directory always precedes its children;
 - every mtime is SOURCE_DATE_EPOCH; owners are numeric (uname/gname empty) and come from
   the package or step metadata, never from the sandbox user;
-- PAX format; gzip with an empty file name and mtime 0, compressed by the pinned zlib of the
-  bootstrap Python, so the same inputs give the same bytes on every machine;
+- PAX format; gzip with an empty file name and mtime 0, deflated in parallel (pgzip.py: the
+  bytes depend on the tar and the level, never on the number of threads) by the pinned zlib
+  of the bootstrap Python, so the same inputs give the same bytes on every machine;
 - a hard link always follows its target: if sorting would put the link first, the link is
   written as the regular file and the later target becomes the link.
 
@@ -15,13 +16,14 @@ The uncompressed tar is never stored: it is hashed (diff_id) while it streams in
 from __future__ import annotations
 
 import copy
-import gzip
 import hashlib
 import io
 import json
 import os
 import tarfile
 from dataclasses import dataclass
+
+from pgzip import GzipWriter
 
 
 @dataclass
@@ -110,7 +112,7 @@ def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: i
     gz_path = os.path.join(out_dir, "layer.tar.gz")
     with open(gz_path, "wb") as raw:
         compressed = _HashingWriter(raw)
-        with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=level) as gz:
+        with GzipWriter(compressed, level) as gz:
             tar_stream = _HashingWriter(gz)
             with tarfile.open(fileobj=tar_stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 for path in order:

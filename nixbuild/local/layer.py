@@ -32,8 +32,8 @@ from nixbuild.lock import write_atomic
 from nixbuild.local.nar import fixed_output_path
 from nixbuild.tools import nixcmd
 
-# The builder and the module it imports (nix/bootstrap.nix lists the same for the derivation).
-BUILDER = ("file_layer.py", "layertar.py")
+# The builder and the modules it imports (nix/bootstrap.nix lists the same for the derivation).
+BUILDER = ("file_layer.py", "layertar.py", "pgzip.py")
 
 
 def store_name(index: int, layer: str) -> str:
