@@ -11,8 +11,9 @@ Passes:
    root links of merged /usr and the slim dpkg configuration.
 5. Configure: when the new packages call for it (maintainer.py's configure effects: ldconfig,
    byte-compilation, alternatives, CA hash links, pam-auth-update), unpack the lower layers and
-   this one into ``$TMPDIR/root`` and run those commands there, in the chroot run_layer.py
-   uses for run_commands; what they changed joins the layer, minus maintainer.DISCARD.
+   this one (as an uncompressed tar) into ``$TMPDIR/root`` and run those commands there, in
+   the chroot run_layer.py uses for run_commands; what they changed joins the layer, minus
+   maintainer.DISCARD.
 6. Add missing parent directories and write the deterministic layer (layertar.py).
 
 Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower, busybox, base, createdBy, epoch).
@@ -27,11 +28,13 @@ import os
 import posixpath
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import maintainer
 import run_layer
 from debfile import format_stanza, md5, parse_stanza, read_deb
-from layertar import Entry, directory, regular, run_builder, symlink, write_layer, write_layer_dir
+from layertar import Entry, directory, regular, run_builder, symlink, write_layer_dir, write_tar
+from pgzip import threads
 
 MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # Directories the base layer turns into symlinks: a package path below one is written below
@@ -101,8 +104,15 @@ def status_stanza(fields: dict[str, str], conffiles: dict[str, str]) -> str:
     return format_stanza(out)
 
 
+def _read_deb_file(path: str):
+    with open(path, "rb") as f:
+        return read_deb(f.read())
+
+
 def build(spec: dict, out: str) -> None:
-    debs = [read_deb(open(p, "rb").read()) for p in spec["debs"]]
+    # Read in parallel: most of the time is xz decompression, which releases the GIL.
+    with ThreadPoolExecutor(threads()) as pool:
+        debs = list(pool.map(_read_deb_file, spec["debs"]))
     debs.sort(key=lambda d: (d.package != "base-files", d.package))
     entries: dict[str, Entry] = {}
     status = read_status(spec.get("prevStatus"))
@@ -180,9 +190,13 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
     what they changed (maintainer.DISCARD left out) and the image's /etc/group after them.
     ``inputs`` are written for the commands to read and removed before the comparison."""
     root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"])
-    with tempfile.TemporaryDirectory() as staged:  # this layer, as the unpacker reads layers
-        write_layer(entries, staged, epoch=spec["epoch"], level=1)
-        run_layer.unpack(os.path.join(staged, "layer.tar.gz"), root, headers, spec["epoch"])
+    # This layer, as the unpacker reads layers: an uncompressed tar, written and read back
+    # once (compressing it only to decompress it cost more than the rest of the pass).
+    with tempfile.TemporaryDirectory() as staged:
+        staged_tar = os.path.join(staged, "layer.tar")
+        with open(staged_tar, "wb") as sink:
+            write_tar(entries, sink, epoch=spec["epoch"])
+        run_layer.unpack(staged_tar, root, headers, spec["epoch"])
     before = {path: run_layer.Was(info, run_layer.fingerprint(os.path.join(root, path)))
               for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
     for name, data in inputs.items():

@@ -99,57 +99,59 @@ def _normalise(info: tarfile.TarInfo, path: str, epoch: int) -> tarfile.TarInfo:
     return info
 
 
-def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = 6) -> dict:
-    """Write ``layer.tar.gz`` into ``out_dir``; return its descriptor fields.
-
-    ``entries`` maps a path (relative, no leading slash) to its entry; hard links name their
-    target by path in ``info.linkname``.
-    """
+def write_tar(entries: dict[str, Entry], sink, *, epoch: int) -> None:
+    """Write ``entries`` (a path, relative with no leading slash, to its entry; hard links name
+    their target by path in ``info.linkname``) as the deterministic tar, to the file ``sink``."""
     order = sorted(entries, key=sort_key)
     # Hard links whose target sorts later: swap which of the two carries the data.
     written: set[str] = set()
     swapped: dict[str, str] = {}  # target path -> path now holding the data
-    gz_path = os.path.join(out_dir, "layer.tar.gz")
-    with open(gz_path, "wb") as raw:
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for path in order:
+            entry = entries[path]
+            info = _normalise(entry.info, path, epoch)
+            content = entry
+            if info.islnk():
+                target = info.linkname
+                if target in swapped:
+                    target = swapped[target]
+                if target not in written:
+                    source = entries.get(target)
+                    if source is None or not source.info.isfile():
+                        raise ValueError(f"hard link {path} -> {target}: target missing")
+                    info = _normalise(source.info, path, epoch)
+                    content = source
+                    swapped[target] = path
+                else:
+                    info.linkname = target
+                    info.size = 0
+                    content = None
+            elif path in swapped:
+                # This is the target of an earlier link that already carries the data.
+                info.type, info.linkname, info.size, content = tarfile.LNKTYPE, swapped[path], 0, None
+            fileobj = content.open() if content is not None and info.isfile() else None
+            try:
+                tar.addfile(info, fileobj)
+            finally:
+                if fileobj is not None:
+                    fileobj.close()
+            written.add(path)
+
+
+def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = 6) -> dict:
+    """Write ``layer.tar.gz`` (see :func:`write_tar`) into ``out_dir``; return its descriptor
+    fields."""
+    with open(os.path.join(out_dir, "layer.tar.gz"), "wb") as raw:
         compressed = _HashingWriter(raw)
         with GzipWriter(compressed, level) as gz:
             tar_stream = _HashingWriter(gz)
-            with tarfile.open(fileobj=tar_stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                for path in order:
-                    entry = entries[path]
-                    info = _normalise(entry.info, path, epoch)
-                    content = entry
-                    if info.islnk():
-                        target = info.linkname
-                        if target in swapped:
-                            target = swapped[target]
-                        if target not in written:
-                            source = entries.get(target)
-                            if source is None or not source.info.isfile():
-                                raise ValueError(f"hard link {path} -> {target}: target missing")
-                            info = _normalise(source.info, path, epoch)
-                            content = source
-                            swapped[target] = path
-                        else:
-                            info.linkname = target
-                            info.size = 0
-                            content = None
-                    elif path in swapped:
-                        # This is the target of an earlier link that already carries the data.
-                        info.type, info.linkname, info.size, content = tarfile.LNKTYPE, swapped[path], 0, None
-                    fileobj = content.open() if content is not None and info.isfile() else None
-                    try:
-                        tar.addfile(info, fileobj)
-                    finally:
-                        if fileobj is not None:
-                            fileobj.close()
-                    written.add(path)
+            write_tar(entries, tar_stream, epoch=epoch)
     return {
         "digest": "sha256:" + compressed.sha256.hexdigest(),
         "size": compressed.size,
         "diffId": "sha256:" + tar_stream.sha256.hexdigest(),
         "uncompressedSize": tar_stream.size,
-        "entries": len(order),
+        "entries": len(entries),
     }
 
 

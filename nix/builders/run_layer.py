@@ -96,14 +96,18 @@ def _decompressed(layer_tar: str):
 
 
 def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
-    """Apply one gzip layer onto ``root``, updating ``index`` (path -> tar header).
+    """Apply one layer (``.tar.gz``, or a plain ``.tar``) onto ``root``, updating ``index``
+    (path -> tar header).
 
     Every member is resolved inside the root (rootfs.resolve_in_root: the image's symlinks
     followed as a chroot would, ``..`` stopping at the root), and ``index`` is keyed by where
     it landed, which is what ``diff`` walks: through the base's ``var/run -> /run``, a member
     ``var/run/x`` is the file ``run/x``.
     """
-    stream, thread = _decompressed(layer_tar)
+    if layer_tar.endswith(".gz"):
+        stream, thread = _decompressed(layer_tar)
+    else:
+        stream, thread = open(layer_tar, "rb", buffering=1 << 20), None
     umask = os.umask(0)  # os.open below creates files with the layer's permission bits
     try:
         made_dirs: set[str] = set()  # parents known to exist: no mkdir call per entry
@@ -154,7 +158,8 @@ def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: 
                 index[name] = info
     finally:
         os.umask(umask)
-    thread.join()
+    if thread is not None:
+        thread.join()
 
 
 def unpacked(lower: list[str], epoch: int) -> tuple[str, dict[str, tarfile.TarInfo]]:
