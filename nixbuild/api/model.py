@@ -12,4 +12,4 @@ class FrozenModel(BaseModel):
     (``frozen``) and must not silently carry unknown data (``extra="forbid"``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
 from nixbuild.errors import MirrorError
 
 ALIAS_ENV = "NIXBUILD_CONDA_CHANNEL_ALIAS"
@@ -40,6 +38,8 @@ def channel_alias() -> str | None:
     path = _condarc()
     if not path.is_file():
         return None
+    import yaml  # here, not at the top: reading a lock (every build) loads this module
+
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:

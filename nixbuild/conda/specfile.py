@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 from nixbuild.errors import InvalidError
@@ -38,6 +37,8 @@ def read(path: Path) -> SpecFile:
 
 
 def _environment(path: Path, text: str) -> SpecFile:
+    import yaml  # here, not at the top: every build loads this module, few read a .yml
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

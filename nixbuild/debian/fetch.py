@@ -7,9 +7,6 @@ mirror is unreachable and how to point nixbuild at another one.
 from __future__ import annotations
 
 import os
-import ssl
-import urllib.error
-import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,8 +21,12 @@ _HOST_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 @lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
+def _ssl_context():
     """TLS context trusting the CA bundle the host's own tools use."""
+    # Imported here, not at the top (as urllib in fetch): with http.client and email they are
+    # ~15 ms of every build's start-up, and a build with an unchanged lock never downloads.
+    import ssl
+
     for candidate in (os.environ.get("SSL_CERT_FILE"), os.environ.get("REQUESTS_CA_BUNDLE")):
         if candidate and Path(candidate).is_file():
             return ssl.create_default_context(cafile=candidate)
@@ -49,6 +50,9 @@ def fetch(url: str, *, timeout: float = TIMEOUT_S, fix: str = DEBIAN_FIX,
     """The body of ``url`` (``http(s)://`` or ``file:``); raises :class:`MirrorError` with
     ``fix`` (how to reach the mirror: a Debian one unless told otherwise). ``headers``: more
     request headers (a login), never part of a message."""
+    import urllib.error
+    import urllib.request
+
     last_error: Exception | None = None
     for _ in range(_ATTEMPTS):
         try:

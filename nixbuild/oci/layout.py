@@ -57,7 +57,7 @@ class OciModel(BaseModel):
     nothing; aliases carry the spec's spelling (``mediaType``, ``Env``, ``os.version``).
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    model_config = ConfigDict(populate_by_name=True, extra="allow", defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         """The document as the spec spells it, without unset optional fields."""

@@ -77,3 +77,31 @@ def test_a_refusing_cache_never_reaches_nix(monkeypatch):
     path = nixcmd.fixed_path("nothing", "0" * 52)
     assert not nixcmd.substitute(path)  # only the machine's caches that answered (none here)
     substituters._decide.cache_clear()
+
+
+def test_nix_configuration_is_kept_until_a_file_it_depends_on_changes(monkeypatch, tmp_path):
+    """The answer of `nix show-config` (the oracle) is kept in the cache folder and used while
+    the files Nix reads are unchanged; an edit of an included file is a change."""
+    conf_dir, cache = tmp_path / "etc-nix", tmp_path / "cache"
+    conf_dir.mkdir()
+    (conf_dir / "nix.conf").write_text("include extra.conf\n")
+    (conf_dir / "extra.conf").write_text("substituters = file:///first\n")
+    monkeypatch.setenv("NIX_CONF_DIR", str(conf_dir))
+    monkeypatch.setenv("NIX_USER_CONF_FILES", str(tmp_path / "none.conf"))
+    monkeypatch.setenv("NIXBUILD_CACHE_DIR", str(cache))
+    monkeypatch.delenv("NIX_CONFIG", raising=False)
+    assert substituters.configured()[0] == ["file:///first"]
+    assert (cache / "nix-config.json").is_file()
+    assert str(conf_dir / "extra.conf") in substituters._config_files()
+
+    calls = []
+    real = substituters._show_config
+    monkeypatch.setattr(substituters, "_show_config", lambda: calls.append(1) or real())
+    assert substituters.configured()[0] == ["file:///first"]
+    assert calls == []  # answered from the cache
+
+    (conf_dir / "extra.conf").write_text("substituters = file:///second\n")
+    assert substituters.configured()[0] == ["file:///second"]
+    monkeypatch.setenv("NIX_CONFIG", "substituters = file:///third")
+    assert substituters.configured()[0] == ["file:///third"]
+    assert len(calls) == 2
