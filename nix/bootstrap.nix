@@ -13,10 +13,11 @@ let
     "deb_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "maintainer.py" "run_layer.py" ];
     "file_layer.py" = [ "layertar.py" "pgzip.py" ];
     "python_layer.py" = [ "layertar.py" "pgzip.py" ];
-    "conda_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" ];
+    "conda_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "zstdtool.py" ];
     "registry_layer.py" = [ "layertar.py" "pgzip.py" ];
     "copy_layer.py" = [ "layertar.py" "pgzip.py" "run_layer.py" ];
     "run_layer.py" = [ "layertar.py" "pgzip.py" ];
+    "zstd_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "zstdtool.py" ];
     "oci_image.py" = [ ];
     "local_tree.py" = [ ];
   };

@@ -55,6 +55,10 @@
 #     every kind:  nonce (optional): set by force_build, so the layer is built again (it is
 #                  part of the store name, so network steps run again too)
 #   config:       the OCI config's `config` object (Env, WorkingDir, Entrypoint, Cmd, ...)
+#   compression (optional, absent: gzip): { kind = "zstd"; level; tools = [ { url; sha256;
+#                 name; } ] (Debian's zstd and what it links) }: the image takes each layer
+#                 recompressed (zstd_layer.py); the layers the steps build on stay gzip, the
+#                 same derivations as the gzip image's
 { system ? "x86_64-linux" }:
 let
   fetch = import ./fetch.nix;
@@ -182,10 +186,26 @@ let
 
       chain = chainOf spec.layers;
 
+      compression = spec.compression or null;
+      # The layers the image takes: the chain's, or each recompressed with zstd.
+      imageLayers = if compression == null then chain.layers
+        else if compression.kind != "zstd" then throw "nixbuild: unknown compression ${compression.kind}"
+        else builtins.genList
+        (index: boot.pythonDerivation "zstd_layer.py" {
+          name = fetch.storeName "layer-${toString index}-${(builtins.elemAt spec.layers index).name}-zstd";
+          layerSpec = builtins.toJSON {
+            layer = builtins.elemAt chain.layers index;
+            tools = map fetch.fetchFile compression.tools;
+            inherit (compression) level;
+          };
+          passAsFile = [ "layerSpec" ];
+        })
+        (builtins.length chain.layers);
+
       image = boot.pythonDerivation "oci_image.py" {
         name = fetch.storeName "image-${spec.name}";
         imageSpec = builtins.toJSON {
-          inherit (chain) layers;
+          layers = imageLayers;
           inherit (spec) config ref created architecture;
         };
         passAsFile = [ "imageSpec" ];

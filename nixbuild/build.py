@@ -76,6 +76,8 @@ class Project:
     _trees: dict[str, dict[int, local_tree.LocalTree]] = field(default_factory=dict, init=False, repr=False)
     # One per run of the CLI: layers that force_build marks are built again once per build.
     _nonce: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, repr=False)
+    # How the image's layers are compressed: gzip, or zstd (recompressed for the image only).
+    compression: str = "gzip"
     _roots: dict[str, Path] = field(default_factory=dict, init=False, repr=False)  # history roots made
     # Local-files layers the CLI made (nixbuild/local/layer.py), by the layer's spec as JSON.
     _made: dict[str, plan.Seed] = field(default_factory=dict, init=False, repr=False)
@@ -153,11 +155,12 @@ class Project:
         current = read_lock(self.lock_path)
         if current is not None and not update:
             locking.verify_pins(self.chains, current, self.settings)
-        if not update and not locking.stale(self.chains, current, self.defined):
+        zstd = self.compression == "zstd"
+        if not update and not locking.stale(self.chains, current, self.defined, zstd):
             return current
         if frozen:
-            locking.require_fresh(self.chains, current, self.lock_path, self.defined)
-        new = locking.lock(self.chains, current, self.settings, update=update, progress=progress)
+            locking.require_fresh(self.chains, current, self.lock_path, self.defined, zstd)
+        new = locking.lock(self.chains, current, self.settings, update=update, zstd=zstd, progress=progress)
         if current is not None:
             # Images not loaded this time (--image) keep their pins; pinned step outputs stay
             # (each is only used while the step and everything below it are unchanged).
@@ -191,6 +194,8 @@ class Project:
         spec = plan.image_spec(name, self.chains[name], lock.images[name], lock.bootstrap, self.settings,
                                self.local_trees(name), network, stages=stages, nonce=self._nonce,
                                force_all=self.settings.force_build or self.settings.ignore_cache)
+        if self.compression == "zstd":
+            spec = spec.model_copy(update={"compression": plan.zstd_compression(lock.bootstrap, self.settings)})
         if sandboxed or not self._made:
             return spec
         layers = [self._made_layer(layer) for layer in spec.layers]

@@ -120,6 +120,9 @@ lock_option = click.option("--lock", "lock_path", type=click.Path(path_type=Path
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 store_option = click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
                             help="Build in this chroot Nix store (nix-build --store DIR) instead of the default one.")
+compression_option = click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip",
+                                  help="How the image's layers are compressed (default gzip, which every client "
+                                       "reads; zstd: the OCI zstd media type, deterministic as gzip).")
 
 
 def _digest(_ctx, _param, value: str | None) -> str | None:
@@ -148,8 +151,10 @@ _PROJECT = "nixbuild.project"  # the loaded app, kept on click's context for the
 _EMITTED = "nixbuild.emitted"  # a --json document is out: a later failure adds no second one
 
 
-def _project(app: Path, image: str | None, lock_path: Path | None, store: Path | None = None) -> Project:
+def _project(app: Path, image: str | None, lock_path: Path | None, store: Path | None = None,
+             compression: str = "gzip") -> Project:
     project = Project.load(app, image=image, lock_path=lock_path, store=store)
+    project.compression = compression
     click.get_current_context().meta[_PROJECT] = project  # errors name the step's file and line
     return project
 
@@ -197,19 +202,20 @@ def main() -> None:
               help="The name the image gets in a docker-archive and after `docker load` (default: "
                    "<image>:latest; TAG defaults to latest). One image: pick it with --image.")
 @store_option
+@compression_option
 @expect_option
 @click.option("--sbom", "with_sbom", is_flag=True,
               help="Also write NAME.spdx.json, NAME.cdx.json and NAME.provenance.json in .nixbuild/.")
 @builders_option
 @handled
-def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, expect, with_sbom):
+def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, compression, expect, with_sbom):
     """Build every image of APP; print each manifest digest, size and location, and how to run it."""
     from nixbuild import describe, report
     from nixbuild.check import expect_digest
     from nixbuild.lock import read_lock
     from nixbuild.oci.skopeo import export_docker_archive
 
-    project = _project(app, image, lock_path, store)
+    project = _project(app, image, lock_path, store, compression)
     if expect is not None:
         _single_name(project, "build --expect")
     if tag is not None:
@@ -363,17 +369,18 @@ def _build_single(project: Project, verb: str):
 @lock_option
 @json_option
 @store_option
+@compression_option
 @expect_option
 @click.option("--full", is_flag=True,
               help="Rebuild every layer, also those an earlier check on this machine proved (same derivation).")
 @builders_option
 @handled
-def check(app, image, lock_path, as_json, store, expect, full):
+def check(app, image, lock_path, as_json, store, compression, expect, full):
     """Rebuild every image (nix-build --check and a second, empty store) and compare bit for bit."""
     from nixbuild import report
     from nixbuild.check import check as run_check, raise_if_failed
 
-    project = _project(app, image, lock_path, store)
+    project = _project(app, image, lock_path, store, compression)
     if expect is not None:
         _single_name(project, "check --expect")
     results = run_check(project, expect, full)
@@ -392,16 +399,17 @@ def check(app, image, lock_path, as_json, store, expect, full):
 @click.option("--tls-verify/--no-tls-verify", default=None,
               help="Verify the registry's TLS certificate (default: yes, except on 127.0.0.1/localhost).")
 @store_option
+@compression_option
 @click.option("--attach", is_flag=True,
               help="Also push the image's SBOMs and provenance as OCI 1.1 referrers of it (written as by `sbom`).")
 @builders_option
 @handled
-def push(app, destination, image, lock_path, as_json, tls_verify, store, attach):
+def push(app, destination, image, lock_path, as_json, tls_verify, store, compression, attach):
     """Build APP's image and copy it to DESTINATION (docker://HOST/REPO:TAG) with skopeo."""
     from nixbuild import report
     from nixbuild.oci.skopeo import push as skopeo_push
 
-    project = _project(app, image, lock_path, store)
+    project = _project(app, image, lock_path, store, compression)
     built = _build_single(project, "push")
     attached = _sbom_artifacts(project, built) if attach else None  # documents are whole before anything is pushed
     result = skopeo_push(Path(built.layout), "latest", destination, tls_verify=tls_verify)

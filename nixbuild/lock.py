@@ -125,6 +125,8 @@ class BootstrapLock(Model):
     busybox_nar_hash: str = Field(description="NAR sha256 (nix base32) of the seeded busybox directory")
     python: list[DebPin]
     installer: WheelPin | None = Field(None, description="pypa installer, which installs every wheel")
+    zstd: list[DebPin] = Field([], description="Debian's zstd and what it links, which compresses the layers of "
+                                               "an image built with --compression zstd (pinned when first needed)")
 
     @field_validator("snapshots")
     @classmethod

@@ -51,6 +51,8 @@ from nixbuild.registry.pin import RegistryPin
 
 # Installs every wheel, run by the image's own Python (pure Python, no dependencies).
 INSTALLER = "installer==1.1.0"
+# What compresses layers with --compression zstd: Debian's zstd, run in the sandbox (nix/builders/zstdtool.py).
+ZSTD_PACKAGES = ["zstd"]
 
 Progress = Callable[[str], None]
 
@@ -375,7 +377,7 @@ def _verify_bootstrap(bootstrap: BootstrapLock, indexes: _Indexes) -> bool:
     index = _snapshot_or_warn(indexes, bootstrap, "the build toolchain (lock bootstrap)")
     if index is not None:
         where = "lock bootstrap"
-        for pin in [bootstrap.busybox, *bootstrap.python]:
+        for pin in [bootstrap.busybox, *bootstrap.python, *bootstrap.zstd]:
             if (problem := _pin_problem(index, pin)) is not None:
                 raise LockError(problem, where=where, fix=_TAMPERED_FIX)
         candidate = index.candidate(debian_slim.TOOL_BUSYBOX_PACKAGE)
@@ -385,6 +387,10 @@ def _verify_bootstrap(bootstrap: BootstrapLock, indexes: _Indexes) -> bool:
         python = resolve(index, debian_slim.TOOL_PYTHON_PACKAGES, installed=(), recommends=False)
         if (problem := _set_problem(bootstrap.python, python, "the toolchain Python")) is not None:
             raise LockError(problem, where=where, fix=_TAMPERED_FIX)
+        if bootstrap.zstd:
+            zstd = resolve(index, ZSTD_PACKAGES, installed=(), recommends=False)
+            if (problem := _set_problem(bootstrap.zstd, zstd, "the layer compressor zstd")) is not None:
+                raise LockError(problem, where=where, fix=_TAMPERED_FIX)
     return index is not None
 
 
@@ -452,7 +458,10 @@ def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update:
 
 
 def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
-         update: bool = False, progress: Progress = lambda _msg: None) -> Lock:
+         update: bool = False, zstd: bool = False, progress: Progress = lambda _msg: None) -> Lock:
+    """The lock of ``images``, re-using ``previous`` pins where nothing changed (all of them
+    re-resolved with ``update``); ``zstd``: the build compresses layers with zstd, which the
+    bootstrap must then pin."""
     for name, image in images.items():
         distribution_of(image, name)  # refuse unsupported Python versions before any download
     indexes = _Indexes(settings, progress)
@@ -466,16 +475,22 @@ def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
                                            constraints=[],
                                            only_binary=True)
         bootstrap = bootstrap.model_copy(update={"installer": installer.wheels[0]})
+    if zstd and not bootstrap.zstd:
+        progress("resolving zstd, the layer compressor")
+        index = indexes.current(debian_slim.TOOL_DISTRIBUTION)
+        tools = resolve(index, ZSTD_PACKAGES, installed=(), recommends=False)
+        bootstrap = bootstrap.model_copy(update={"zstd": [DebPin.of(p) for p in sorted(tools, key=lambda p: p.name)]})
     return Lock(bootstrap=bootstrap, images=locked)
 
 
-def stale(images: dict[str, Image], current: Lock | None, defined: Collection[str] = ()) -> list[str]:
+def stale(images: dict[str, Image], current: Lock | None, defined: Collection[str] = (),
+          zstd: bool = False) -> list[str]:
     """Why ``current`` does not pin ``images`` (empty when it does). Never touches the network.
     ``defined``: every image the app defines, when ``images`` is only some of them (--image);
-    the lock may hold those others."""
+    the lock may hold those others. ``zstd``: the build needs zstd pinned (--compression zstd)."""
     if current is None:
         return ["there is no lock file"]
-    problems = []
+    problems = [] if current.bootstrap.zstd or not zstd else ["the lock pins no zstd, which --compression zstd needs"]
     for name, image in images.items():
         locked = current.images.get(name)
         if locked is None:
@@ -491,8 +506,9 @@ def stale(images: dict[str, Image], current: Lock | None, defined: Collection[st
     return problems
 
 
-def require_fresh(images: dict[str, Image], current: Lock | None, lock_path, defined: Collection[str] = ()) -> None:
-    problems = stale(images, current, defined)
+def require_fresh(images: dict[str, Image], current: Lock | None, lock_path, defined: Collection[str] = (),
+                  zstd: bool = False) -> None:
+    problems = stale(images, current, defined, zstd)
     if problems:
         raise LockError("the lock does not match the app:\n  " + "\n  ".join(problems),
                         where=str(lock_path), fix="run `nixbuild lock` to pin the changed steps")

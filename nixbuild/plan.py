@@ -261,6 +261,14 @@ class ImageConfig(Model):
     User: str | None = None
 
 
+class Compression(Model):
+    """How the image's layers are compressed, when not gzip (nix/default.nix ``compression``)."""
+
+    kind: Literal["zstd"]
+    level: int
+    tools: list[DebSource]
+
+
 class ImageSpec(Model):
     name: str
     ref: str
@@ -270,6 +278,7 @@ class ImageSpec(Model):
     bootstrap: Bootstrap
     layers: list[LayerSpec]
     config: ImageConfig
+    compression: Compression | None = None
 
     def dumps(self) -> str:
         return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, indent=1)
@@ -524,6 +533,18 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
                             debs=_sources(bootstrap.python, settings)),
         layers=layers, config=config.finish(),
     )
+
+
+# zstd's own default level: docker, buildah and skopeo use it for zstd layers too.
+ZSTD_LEVEL = 3
+
+
+def zstd_compression(bootstrap: BootstrapLock, settings: Settings) -> Compression:
+    """The spec's ``compression`` for zstd layers: the compressor the lock pins."""
+    if not bootstrap.zstd:
+        raise InvalidError("the lock pins no zstd, which --compression zstd needs",
+                           fix="build once without --frozen: nixbuild pins it in the lock")
+    return Compression(kind="zstd", level=ZSTD_LEVEL, tools=_sources(bootstrap.zstd, settings))
 
 
 def relative_to_flake(spec: ImageSpec, trees: list[LocalTree], root: Path) -> ImageSpec:

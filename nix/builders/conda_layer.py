@@ -4,9 +4,8 @@ For each pinned package, in dependency order (what ``micromamba install`` does a
 solve, less the download, which Nix did as fixed-output derivations):
 
 1. Extract it. A ``.tar.bz2`` is one bzip2 tar; a ``.conda`` is a zip holding
-   ``info-<stem>.tar.zst`` and ``pkg-<stem>.tar.zst``. The bootstrap Python has no zstd, so
-   those two are decompressed by Debian's ``zstd``, unpacked from its pinned .debs (the lock's
-   ``tools``) into the build's temporary folder and run through their own loader.
+   ``info-<stem>.tar.zst`` and ``pkg-<stem>.tar.zst``, decompressed by Debian's ``zstd`` from
+   its pinned .debs (the lock's ``tools``; zstdtool.py).
 2. Place every file ``info/paths.json`` lists (older packages: ``info/files`` and
    ``info/has_prefix``) under the prefix. A file recorded with a ``prefix_placeholder`` has it
    replaced by the prefix: in ``text`` mode everywhere; in ``binary`` mode inside each
@@ -31,12 +30,11 @@ import io
 import json
 import os
 import re
-import subprocess
 import tarfile
 import zipfile
 
-from debfile import read_deb
 from layertar import Entry, directory, regular, run_builder, symlink, write_layer_dir
+from zstdtool import Zstd
 
 ENTRY_POINT = """\
 # -*- coding: utf-8 -*-
@@ -49,40 +47,6 @@ if __name__ == '__main__':
     sys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe)?$', '', sys.argv[0])
     sys.exit({call}())
 """
-
-
-class Zstd:
-    """A zstd decompressor: ``argv`` decompresses stdin to stdout."""
-
-    def __init__(self, argv: list[str]):
-        self.argv = argv
-
-    @classmethod
-    def from_debs(cls, debs: list[str], root: str) -> "Zstd":
-        """Debian's zstd, unpacked from its pinned .debs into ``root``, run through the loader
-        they ship (nothing of the host or the image)."""
-        for path in debs:
-            with open(path, "rb") as f:
-                deb = read_deb(f.read())
-            for entry in deb.entries:
-                dest = os.path.join(root, entry.path)
-                if entry.info.isdir():
-                    os.makedirs(dest, exist_ok=True)
-                    continue
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                if entry.info.issym():
-                    if not os.path.lexists(dest):
-                        os.symlink(entry.info.linkname, dest)
-                elif entry.data is not None:
-                    with open(dest, "wb") as out:
-                        out.write(entry.data)
-                    os.chmod(dest, entry.info.mode & 0o777)
-        libs = [os.path.join(root, d) for d in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")]
-        return cls([os.path.join(root, "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), "--library-path",
-                    ":".join(libs), os.path.join(root, "usr/bin/zstd"), "-d", "-c", "-q"])
-
-    def decompress(self, data: bytes) -> bytes:
-        return subprocess.run(self.argv, input=data, capture_output=True, check=True).stdout
 
 
 def read_package(path: str, filename: str, zstd: Zstd) -> dict[str, tuple[tarfile.TarInfo, bytes | None]]:

@@ -5,8 +5,9 @@ path, so images that share steps share layer files, and an image costs only its 
 Every JSON document is written with sorted keys and no whitespace, so its digest depends
 only on its content.
 
-Input: ``$imageSpecPath`` (JSON: layers = store paths of layer outputs, config, ref,
-created, architecture). Output: the OCI layout in ``$out``.
+Input: ``$imageSpecPath`` (JSON: layers = store paths of layer outputs (gzip, or zstd ones
+whose layer.json names ``mediaType`` and ``blob``), config, ref, created, architecture).
+Output: the OCI layout in ``$out``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def build(spec: dict, out: str) -> None:
     for layer_dir in spec["layers"]:
         with open(os.path.join(layer_dir, "layer.json")) as f:
             meta = json.load(f)
-        layers.append(blobs.link(MEDIA_LAYER_GZIP, meta, os.path.join(layer_dir, "layer.tar.gz")))
+        # A zstd layer (zstd_layer.py) names its blob and media type; every other is gzip.
+        layers.append(blobs.link(meta.get("mediaType", MEDIA_LAYER_GZIP), meta,
+                                 os.path.join(layer_dir, meta.get("blob", "layer.tar.gz"))))
         diff_ids.append(meta["diffId"])
         history.append({"created": spec["created"], "created_by": meta["createdBy"]})
     config = {

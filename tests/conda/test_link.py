@@ -11,10 +11,11 @@ import json
 import pytest
 
 from conda_channel import BINARY, PLACEHOLDER, channel_packages, write_package
-from conda_layer import Zstd, link, read_package, replace_prefix
+from conda_layer import link, read_package, replace_prefix
+from zstdtool import Zstd
 
 # This machine's Debian zstd, the same program the builder unpacks from the pinned .debs.
-HOST_ZSTD = Zstd(["zstd", "-d", "-c", "-q"])
+HOST_ZSTD = Zstd(["zstd"])
 PREFIX = "/opt/conda"
 
 
