@@ -215,6 +215,10 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, compr
     from nixbuild.lock import read_lock
     from nixbuild.oci.skopeo import export_docker_archive
 
+    if fmt == "docker-archive" and compression == "zstd":
+        raise click.UsageError("--format docker-archive cannot take --compression zstd: a Docker image's layers "
+                               "are gzip (skopeo refuses to convert); build the OCI layout with zstd, or the "
+                               "docker-archive with gzip")
     project = _project(app, image, lock_path, store, compression)
     if expect is not None:
         _single_name(project, "build --expect")

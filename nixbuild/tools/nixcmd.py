@@ -129,9 +129,10 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
 
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>, with
 # -standalone or -python for debian_slim's second and third layers (nixbuild/plan.py) and
-# -forced-<nonce> when force_build makes it build again.
+# -forced-<nonce> when force_build makes it build again; -zstd: its zstd recompression
+# (--compression zstd).
 LAYER_NAME = (r"layer-(?P<layer>\d+)-(?P<step>\d+)-(?P<kind>[a-z_]+)(?P<part>-standalone|-python)?"
-              r"(?:-forced-[0-9a-f]+)?")
+              r"(?:-forced-[0-9a-f]+)?(?P<zstd>-zstd)?")
 _TO_BUILD = re.compile(r"^(?:these \d+ derivations|this derivation) will be built:")
 _BUILDING = re.compile(r"^building '/nix/store/[a-z0-9]{32}-([^']+)\.drv'")
 _LAYER = re.compile(rf"^{LAYER_NAME}$")
@@ -219,7 +220,8 @@ def describe_derivation(name: str) -> str:
     layer = _LAYER.match(name)
     if layer:
         part = layer["part"]
-        return f"layer {layer['layer']}: step {layer['step']} {layer['kind']}" + (f" ({part[1:]})" if part else "")
+        return (f"layer {layer['layer']}: step {layer['step']} {layer['kind']}" + (f" ({part[1:]})" if part else "")
+                + (" to zstd" if layer["zstd"] else ""))
     return name.replace("-", " ", 1)
 
 

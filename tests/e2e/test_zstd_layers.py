@@ -78,3 +78,9 @@ def test_frozen_build_refuses_a_lock_without_zstd(quickstart, cli, tmp_path):
     assert proc.returncode != 0
     assert "the lock pins no zstd, which --compression zstd needs" in proc.stderr
     assert json.loads((folder / "nixbuild.lock").read_text()) == lock  # left as it was
+
+
+def test_docker_archive_with_zstd_is_refused_before_anything_is_built(quickstart, cli):
+    proc = cli("build", quickstart["app"], "--compression", "zstd", "--format", "docker-archive", ok=False)
+    assert proc.returncode == 2
+    assert "--format docker-archive cannot take --compression zstd" in proc.stderr

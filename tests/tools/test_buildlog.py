@@ -38,6 +38,17 @@ def test_forced_layers_keep_their_step():
     assert describe_derivation("layer-4-3-run_commands-forced-0123abcd") == "layer 4: step 3 run_commands"
 
 
+def test_zstd_recompressions_count_as_steps_not_downloads():
+    assert describe_derivation("layer-1-0-debian_slim-python-zstd") == "layer 1: step 0 debian_slim (python) to zstd"
+    shown: list[str] = []
+    log = BuildLog(shown.append)
+    for line in ["this derivation will be built:", f"  /nix/store/{H}-layer-0-0-debian_slim-zstd.drv",
+                 f"building '/nix/store/{H}-layer-0-0-debian_slim-zstd.drv'..."]:
+        log.feed(line + "\n")
+    assert shown == ["[1/1] layer 0: step 0 debian_slim to zstd"]
+    assert log.counts.files == 0
+
+
 COLD = f"""these 10 derivations will be built:
 """ + "".join(f"  /nix/store/{H}-pkg{i}_1.0_amd64.deb.drv\n" for i in range(8)) + f"""  /nix/store/{H}-layer-0-0-debian_slim.drv
   /nix/store/{H}-image-web.drv
