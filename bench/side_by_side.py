@@ -20,7 +20,9 @@ And nixbuild's own figures, each against what it is compared with in the same ru
   install`` of the same packages into a fresh venv with an empty uv cache (both download);
 - ``nixbuild check`` (rebuild every layer and compare digests) against the cold build;
 - a re-push of the unchanged image to a registry on 127.0.0.1: blobs and bytes uploaded;
-- Nix store bytes (the image's closure) per image byte (compressed and uncompressed).
+- Nix store bytes (the image's closure) per image byte (compressed and uncompressed);
+- ``--compression zstd``: the time to recompress the built image's layers, and their size
+  against gzip's.
 
 Needs buildah, mmdebstrap and docker-registry (installed with apt-get when missing, as the
 peer script does). Prints one table; ratios are nixbuild/peer, lower is better.
@@ -167,6 +169,9 @@ def ours(work: Path) -> dict[str, float]:
     layout = layout_of(work)
     compressed = sum(path.stat().st_size for _, path in blobs(layout))
     size = uncompressed_size(layout)
+    zstd = timed(lambda: nixbuild("build", app, "--compression", "zstd", cwd=work))
+    zstd_compressed = sum(path.stat().st_size for _, path in blobs(layout_of(work)))
+    nixbuild("build", app, cwd=work)  # the gzip image again, for check and push
     check = timed(lambda: nixbuild("check", app, cwd=work))
     store = closure_size(layout)
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as root, running_registry(Path(root)) as address:
@@ -177,7 +182,8 @@ def ours(work: Path) -> dict[str, float]:
     uploaded_bytes = sum(path.stat().st_size for _, path in blobs(layout) if f"sha256:{path.name}" in uploaded)
     return {"cold": cold, "noop": noop, "edit": edit, "size": size, "check": check,
             "store_per_byte": store / compressed, "store_per_uncompressed_byte": store / size,
-            "repush_blobs": len(uploaded), "repush_bytes": uploaded_bytes}
+            "repush_blobs": len(uploaded), "repush_bytes": uploaded_bytes,
+            "zstd": zstd, "zstd_compressed": zstd_compressed, "compressed": compressed}
 
 
 def python_step(work: Path) -> tuple[float, float]:
@@ -223,6 +229,8 @@ def main() -> None:
     print(f"re-push of the unchanged image: {mine['repush_blobs']} blobs, {mine['repush_bytes']} bytes uploaded")
     print(f"Nix store bytes per image byte: {mine['store_per_byte']:.2f} (compressed), "
           f"{mine['store_per_uncompressed_byte']:.2f} (uncompressed)")
+    print(f"--compression zstd: {mine['zstd']:.2f}s to recompress the layers; {mine['zstd_compressed'] / 1e6:.0f} MB "
+          f"against gzip's {mine['compressed'] / 1e6:.0f} MB ({mine['zstd_compressed'] / mine['compressed']:.2f})")
 
 
 if __name__ == "__main__":
