@@ -46,8 +46,11 @@ def push(layout: Path, ref: str, destination: str, *, tls_verify: bool | None = 
     with tempfile.TemporaryDirectory() as tmp:
         digest_file = Path(tmp) / "digest"
         # --debug is the only output that says which blobs the registry already had.
-        proc = _skopeo("--debug", "copy", "--digestfile", str(digest_file), f"--dest-tls-verify={str(verify).lower()}",
-                       f"oci:{layout}:{ref}", destination)
+        # --preserve-digests: without it skopeo may push, in place of a layer, another blob of
+        # the same tar that the registry already has (a gzip one for a zstd one: its blob info
+        # cache knows both), rewriting the manifest, so the pushed digest is not the built one.
+        proc = _skopeo("--debug", "copy", "--preserve-digests", "--digestfile", str(digest_file),
+                       f"--dest-tls-verify={str(verify).lower()}", f"oci:{layout}:{ref}", destination)
         if proc.returncode != 0:
             raise _fail(f"push to {destination}", proc,
                         "check that the registry is running and reachable; for a local registry without "
