@@ -10,13 +10,14 @@ let
   # Each builder script with the modules it imports, and nothing else: a derivation depends on
   # exactly the code it runs, so editing one builder rebuilds only the layers it makes.
   imports = {
-    "deb_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "maintainer.py" "run_layer.py" ];
+    "deb_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "maintainer.py" "run_layer.py" "overlay.py" ];
     "file_layer.py" = [ "layertar.py" "pgzip.py" ];
     "python_layer.py" = [ "layertar.py" "pgzip.py" ];
     "conda_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "zstdtool.py" ];
     "registry_layer.py" = [ "layertar.py" "pgzip.py" ];
-    "copy_layer.py" = [ "layertar.py" "pgzip.py" "run_layer.py" ];
-    "run_layer.py" = [ "layertar.py" "pgzip.py" ];
+    "copy_layer.py" = [ "layertar.py" "pgzip.py" "run_layer.py" "overlay.py" ];
+    "run_layer.py" = [ "layertar.py" "pgzip.py" "overlay.py" ];
+    "layer_tree.py" = [ "layertar.py" "pgzip.py" "run_layer.py" "overlay.py" ];
     "zstd_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "zstdtool.py" ];
     "oci_image.py" = [ ];
     "local_tree.py" = [ ];
@@ -29,7 +30,7 @@ let
     path = ../nixbuild/oci;
     filter = path: _type: baseNameOf path == "rootfs.py";
   };
-  usesShared = [ "run_layer.py" "deb_layer.py" "copy_layer.py" ];
+  usesShared = [ "run_layer.py" "deb_layer.py" "copy_layer.py" "layer_tree.py" ];
   builder = script: builtins.path {
     name = "nixbuild-" + builtins.replaceStrings [ ".py" ] [ "" ] script;
     path = ./builders;

@@ -42,7 +42,9 @@
 #                       (a git checkout has narHash in place of url and sha256: a directory
 #                       seeded by the CLI, fetch.nix seeded);
 #              venv (optional): install into this virtual environment, made when missing;
-#              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps)
+#              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps);
+#              run on the layers below stacked with overlayfs, each unpacked once into a
+#              tree of its own (`layer-N-<name>-tree`, layer_tree.py)
 #     "conda": prefix (/opt/conda); packages = [ { url; sha256; name; size; channel; subdir;
 #              requested; } ] (url only fetches: the layer does not depend on the mirror)
 #              (conda packages, .conda or .tar.bz2, in dependency order), linked into the
@@ -81,6 +83,13 @@ let
         } // (if layer.nonce or null == null then { } else { inherit (layer) nonce; }));
         passAsFile = [ "layerSpec" ];
       } // attrs);
+
+      # A layer's tree, unpacked once for the Python steps above it (layer_tree.py).
+      treeOf = layer: boot.pythonDerivation "layer_tree.py" {
+        name = "${layer.name}-tree";
+        layerSpec = builtins.toJSON { inherit layer; inherit (spec) epoch; };
+        passAsFile = [ "layerSpec" ];
+      };
 
       # gpu=: only builders advertising these features (cuda, gpu-<type>) may build the layer.
       features = layer: if layer.systemFeatures or [ ] == [ ] then { } else {
@@ -165,6 +174,8 @@ let
           in
           layerDrv "run_layer.py" index layer {
             lower = acc.layers;
+            # The same layers unpacked once each, stacked with overlayfs (overlay.py).
+            trees = map treeOf acc.layers;
             inherit (boot) busybox;
             inherit (layer) env;
             commands = [ "python3 ${./builders/python_install.py} ${quoted}" ];

@@ -6,16 +6,19 @@ Passes:
    keeping an index of what each path was (type, owner, mode, size, link target). The
    sandbox user cannot own files as other users or set setuid bits, so owners and special
    bits live only in the index; every unpacked file gets mtime SOURCE_DATE_EPOCH.
+   A Python step gets its lower layers as trees unpacked once (``trees``, layer_tree.py)
+   and stacks them with overlayfs instead, where they allow it (overlay.py).
 2. Run each command as ``<shell> <command>`` (``/bin/sh -c`` by default) as fake root in a
    user-namespace chroot of that tree (busybox ``unshare -r -m``), with the host's /dev and
    /proc bound in and a fresh tmpfs on /tmp, the image's environment plus the step's, and
    the working directory of the chain. The Nix sandbox around it has no network.
 3. The layer is the difference: paths that are new, or whose type, mode, size, mtime, inode or
    link target changed, with their unchanged owners and special bits taken back from the
-   index; ``.wh.<name>`` whiteouts for paths that are gone (the topmost one only).
+   index; ``.wh.<name>`` whiteouts for paths that are gone (the topmost one only). Stacked,
+   the overlay's upper directory is that difference (overlay.diff).
 
-Input: ``$layerSpecPath`` (JSON: lower, busybox, commands, env, workdir, shell, createdBy,
-epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json``.
+Input: ``$layerSpecPath`` (JSON: lower, trees (optional), busybox, commands, env, workdir,
+shell, createdBy, epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ import tarfile
 import threading
 from dataclasses import dataclass
 
-from layertar import Entry, directory, from_file, run_builder, symlink, write_layer_dir
+import overlay
+from layertar import Entry, directory, run_builder, symlink, write_layer_dir
 
 # rootfs.py (nixbuild/oci/rootfs.py, shared with the CLI) comes as an input of its own; the
 # unit tests put its folder on sys.path themselves.
@@ -41,6 +45,7 @@ if os.environ.get("sharedModules"):
     sys.path.insert(0, os.environ["sharedModules"])
 import rootfs  # noqa: E402
 from rootfs import WHITEOUT  # noqa: E402
+
 # Mount points of the command's chroot: their contents never belong in a layer. /nix/store
 # is bound in (read-only) only for steps that install store inputs, such as wheels.
 MOUNTS = ("dev", "proc", "tmp", "nix")
@@ -95,9 +100,11 @@ def _decompressed(layer_tar: str):
     return os.fdopen(read_fd, "rb", buffering=1 << 20), thread
 
 
-def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
+def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: int,
+           whiteouts: list[str] | None = None) -> None:
     """Apply one layer (``.tar.gz``, or a plain ``.tar``) onto ``root``, updating ``index``
-    (path -> tar header).
+    (path -> tar header). With ``whiteouts`` given, whiteout members are listed there instead
+    of applied (layer_tree.py: a layer's own tree, which cannot delete from the layers below).
 
     Every member is resolved inside the root (rootfs.resolve_in_root: the image's symlinks
     followed as a chroot would, ``..`` stopping at the root), and ``index`` is keyed by where
@@ -113,6 +120,9 @@ def unpack(layer_tar: str, root: str, index: dict[str, tarfile.TarInfo], epoch: 
         made_dirs: set[str] = set()  # parents known to exist: no mkdir call per entry
         with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
+                if whiteouts is not None and rootfs.whiteout(info.name) is not None:
+                    whiteouts.append(info.name)
+                    continue
                 removed = rootfs.apply_whiteout(root, info.name)
                 if removed is not None:
                     for gone in removed:
@@ -209,43 +219,53 @@ def unmake(made: list) -> None:
         os.utime(parent, ns=times, follow_symlinks=False)
 
 
-def run(root: str, spec: dict) -> None:
+def run(root: str, spec: dict, stack: overlay.Stack | None = None) -> None:
+    """Run the step's commands in a chroot of ``root``; with ``stack``, ``root`` is where each
+    command's namespace first mounts the overlay of the lower layers, and mount points are
+    made in its skeleton (they show through)."""
     busybox = os.path.join(spec["busybox"], "bin", "busybox")
+    view = stack.skeleton if stack else root  # where image paths are resolved and made
+
+    def inside(path: str) -> str:
+        return os.path.join(root, rootfs.relative(view, path))
+
     # Mount points and the working directory are image paths: resolved inside the root, so a
     # symlink of the image never makes a mount land outside it.
-    binds: list[tuple[str, str]] = []  # (source in the sandbox, target below root)
+    binds: list[tuple[str, str]] = []  # (source in the sandbox, target below view)
     for mount in ("dev", "proc"):
-        target = rootfs.resolve_in_root(root, mount)
+        target = rootfs.resolve_in_root(view, mount)
         os.makedirs(target, exist_ok=True)
         binds.append(("/" + mount, target))
-    tmp = rootfs.resolve_in_root(root, "tmp")
+    tmp = rootfs.resolve_in_root(view, "tmp")
     os.makedirs(tmp, exist_ok=True)
     workdir = spec.get("workdir") or "/"
-    os.makedirs(rootfs.resolve_in_root(root, workdir), exist_ok=True)
+    os.makedirs(rootfs.resolve_in_root(view, workdir), exist_ok=True)
     if spec.get("storeMount"):
-        store = rootfs.resolve_in_root(root, "nix/store")
+        store = rootfs.resolve_in_root(view, "nix/store")
         os.makedirs(store, exist_ok=True)
         binds.append(("/nix/store", store))
-    gpu, made = gpu_binds(root, os.environ.get("requiredSystemFeatures", ""))
+    gpu, made = gpu_binds(view, os.environ.get("requiredSystemFeatures", ""))
     binds += [bind for bind in gpu if bind[0] != "/nix/store" or not spec.get("storeMount")]
     created = []
     if spec.get("network"):
         # A fixed-output build may reach the network: give the commands the sandbox's name
         # resolution, mounted over (never written into) the image's files.
         for name in NETWORK_FILES:
-            source, target = "/" + name, rootfs.resolve_in_root(root, name)
+            source, target = "/" + name, rootfs.resolve_in_root(view, name)
             if os.path.exists(source):
                 if not os.path.lexists(target):
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     open(target, "w").close()
                     created.append(target)
                 binds.append((source, target))
-    # Runs as fake root inside the new namespaces: bind what the commands need, give them
-    # their own /tmp, enter the chroot and the working directory, run the command.
-    mounts = " && ".join(f'"$bb" mount --rbind {shlex.quote(source)} {shlex.quote(target)}'
-                         for source, target in binds)
-    enter = ('bb=$1 root=$2 workdir=$3; shift 3; '
-             f'{mounts} && "$bb" mount -t tmpfs tmpfs {shlex.quote(tmp)} && '
+    # Runs as fake root inside the new namespaces: mount the lower layers (stacked), bind what
+    # the commands need, give them their own /tmp, enter the chroot and the working directory,
+    # run the command.
+    steps = ['"$bb" ' + shlex.join(stack.mount_args)] if stack else []
+    steps += [f'"$bb" mount --rbind {shlex.quote(source)} {shlex.quote(inside(target))}'
+              for source, target in binds]
+    steps.append(f'"$bb" mount -t tmpfs tmpfs {shlex.quote(inside(tmp))}')
+    enter = ('bb=$1 root=$2 workdir=$3; shift 3; ' + " && ".join(steps) + ' && '
              'exec "$bb" chroot "$root" /bin/sh -c \'cd "$0" && exec "$@"\' "$workdir" "$@"')
     env = dict(item.split("=", 1) for item in spec["env"])
     env.setdefault("HOME", "/root")
@@ -306,14 +326,7 @@ def diff(root: str, before: dict[str, Was]) -> dict[str, Entry]:
             elif stat.S_ISLNK(st.st_mode):
                 entries[path] = symlink(path, os.readlink(full))
             elif stat.S_ISREG(st.st_mode):
-                key = (st.st_dev, st.st_ino)
-                if st.st_nlink > 1 and key in inodes:
-                    link = tarfile.TarInfo(path)
-                    link.type, link.linkname = tarfile.LNKTYPE, inodes[key]
-                    entries[path] = Entry(link)
-                else:
-                    inodes[key] = path
-                    entries[path] = from_file(path, full, mode, uid, gid)
+                entries[path] = overlay.file_entry(path, full, st, mode, uid, gid, inodes)
     for path in before:
         parent = posixpath.dirname(path)
         if path.split("/", 1)[0] in MOUNTS and "/" in path:
@@ -323,13 +336,7 @@ def diff(root: str, before: dict[str, Was]) -> dict[str, Entry]:
             whiteout = posixpath.join(parent, WHITEOUT + posixpath.basename(path))
             entries[whiteout] = Entry(tarfile.TarInfo(whiteout))
     # Parents of changed paths, with the owners and modes the lower layers gave them.
-    for path in list(entries):
-        parent = posixpath.dirname(path)
-        while parent and parent not in entries:
-            was = before.get(parent)
-            entries[parent] = directory(parent, was.info.mode, was.info.uid, was.info.gid) if was \
-                else directory(parent)
-            parent = posixpath.dirname(parent)
+    overlay.with_parents(entries, lambda path: before[path].info if path in before else None)
     return entries
 
 
@@ -342,11 +349,22 @@ def _tar_type(info: tarfile.TarInfo) -> int:
 
 
 def build(spec: dict, out: str) -> None:
-    root, headers = unpacked(spec["lower"], spec["epoch"])
-    before = {path: Was(info, fingerprint(os.path.join(root, path)))
-              for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
-    run(root, spec)
-    entries = diff(root, before)
+    stack = None
+    if spec.get("trees"):  # a Python step: its lower layers come as trees too (layer_tree.py)
+        busybox = os.path.join(spec["busybox"], "bin", "busybox")
+        stack = overlay.prepare(spec["trees"], busybox, spec["epoch"])
+        if isinstance(stack, str):
+            print(f"nixbuild: the lower layers are unpacked, not stacked: {stack}", flush=True)
+            stack = None
+    if stack is not None:
+        run(stack.root, spec, stack)
+        entries = overlay.diff(stack, MOUNTS)
+    else:
+        root, headers = unpacked(spec["lower"], spec["epoch"])
+        before = {path: Was(info, fingerprint(os.path.join(root, path)))
+                  for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
+        run(root, spec)
+        entries = diff(root, before)
     write_layer_dir(entries, out, spec)
 
 

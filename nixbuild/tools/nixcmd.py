@@ -132,7 +132,7 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
 # -forced-<nonce> when force_build makes it build again; -zstd: its zstd recompression
 # (--compression zstd).
 LAYER_NAME = (r"layer-(?P<layer>\d+)-(?P<step>\d+)-(?P<kind>[a-z_]+)(?P<part>-standalone|-python)?"
-              r"(?:-forced-[0-9a-f]+)?(?P<zstd>-zstd)?")
+              r"(?:-forced-[0-9a-f]+)?(?P<zstd>-zstd)?(?P<tree>-tree)?")
 _TO_BUILD = re.compile(r"^(?:these \d+ derivations|this derivation) will be built:")
 _BUILDING = re.compile(r"^building '/nix/store/[a-z0-9]{32}-([^']+)\.drv'")
 _LAYER = re.compile(rf"^{LAYER_NAME}$")
@@ -216,12 +216,14 @@ def _is_step(name: str) -> bool:
 
 
 def describe_derivation(name: str) -> str:
-    """``layer-3-1-apt_install`` -> ``layer 3: step 1 apt_install``; ``image-web`` -> ``image web``."""
+    """``layer-3-1-apt_install`` -> ``layer 3: step 1 apt_install``; ``image-web`` -> ``image web``;
+    a layer's tree (``-tree``, nix/builders/layer_tree.py) -> ``..., unpacked for the steps above``."""
     layer = _LAYER.match(name)
     if layer:
         part = layer["part"]
         return (f"layer {layer['layer']}: step {layer['step']} {layer['kind']}" + (f" ({part[1:]})" if part else "")
-                + (" to zstd" if layer["zstd"] else ""))
+                + (" to zstd" if layer["zstd"] else "")
+                + (", unpacked for the steps above" if layer["tree"] else ""))
     return name.replace("-", " ", 1)
 
 

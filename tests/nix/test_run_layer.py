@@ -15,11 +15,9 @@ def lower_layer(tmp_path, name, entries):
     return str(out / "layer.tar.gz")
 
 
-def unpacked(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    headers = {}
-    base = lower_layer(tmp_path, "base", {
+def base_entries():
+    """A lower layer with what a step's diff must keep: special bits, owners, folders to empty."""
+    return {
         "etc": layertar.directory("etc"),
         "etc/motd": layertar.regular("etc/motd", b"hi\n"),
         "etc/keep": layertar.regular("etc/keep", b"same\n"),
@@ -32,7 +30,14 @@ def unpacked(tmp_path):
         "opt": layertar.directory("opt"),
         "opt/gone": layertar.directory("opt/gone"),
         "opt/gone/a": layertar.regular("opt/gone/a", b"a"),
-    })
+    }
+
+
+def unpacked(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    headers = {}
+    base = lower_layer(tmp_path, "base", base_entries())
     upper = lower_layer(tmp_path, "upper", {
         "etc": layertar.directory("etc"),
         "etc/.wh.keep": layertar.regular("etc/.wh.keep", b""),

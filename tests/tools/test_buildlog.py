@@ -49,6 +49,17 @@ def test_zstd_recompressions_count_as_steps_not_downloads():
     assert log.counts.files == 0
 
 
+def test_layer_trees_count_as_steps_not_downloads():
+    shown: list[str] = []
+    log = BuildLog(shown.append)
+    for line in ["these 2 derivations will be built:", f"  /nix/store/{H}-layer-0-0-debian_slim-tree.drv",
+                 f"  /nix/store/{H}-layer-1-0-debian_slim-python.drv",
+                 f"building '/nix/store/{H}-layer-0-0-debian_slim-tree.drv'..."]:
+        log.feed(line + "\n")
+    assert shown == ["[1/2] layer 0: step 0 debian_slim, unpacked for the steps above"]
+    assert log.counts.files == 0
+
+
 COLD = f"""these 10 derivations will be built:
 """ + "".join(f"  /nix/store/{H}-pkg{i}_1.0_amd64.deb.drv\n" for i in range(8)) + f"""  /nix/store/{H}-layer-0-0-debian_slim.drv
   /nix/store/{H}-image-web.drv

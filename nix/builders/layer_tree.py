@@ -1,0 +1,56 @@
+"""Builder: one layer unpacked once, as a tree the steps above it stack (overlay.py).
+
+A Python step used to gunzip and unpack every layer below it before installing anything: on
+debian_slim that was most of the step, paid again by each step and each rebuild. This
+derivation unpacks one layer's ``layer.tar.gz`` into ``$out/tree``, once; a step that stacks
+the trees mounts them read-only as overlayfs lower directories instead.
+
+The store keeps contents and link targets only (Nix makes every file 0444 or 0555, owned by
+root, mtime 1), so ``$out/index.json`` keeps what the tar said of each path: its header, as
+run_layer.unpack indexes it (keyed by where the member landed inside this tree). What a tree
+cannot hold makes the layer unstackable, and a step on top of it unpacks the layers as before:
+- a whiteout (it deletes from the layers below, which a lower directory cannot express);
+- a member a single layer cannot unpack alone (a hard link to a file of a lower layer).
+
+Input: ``$layerSpecPath`` (JSON: layer (its output folder), epoch). Output in ``$out``:
+``tree/`` and ``index.json``: {stackable, why (when not), entries: [[path, type, mode, uid,
+gid, size, linkname]]} (type: the tar type flag).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+
+from layertar import run_builder
+from run_layer import rootfs, unpack
+
+
+def build(spec: dict, out: str) -> None:
+    tree = os.path.join(out, "tree")
+    os.makedirs(tree)
+    headers: dict[str, tarfile.TarInfo] = {}
+    whiteouts: list[str] = []
+    why = None
+    try:
+        unpack(os.path.join(spec["layer"], "layer.tar.gz"), tree, headers, spec["epoch"], whiteouts)
+    except OSError as error:
+        why = f"it cannot be unpacked on its own ({error})"
+    if why is None and whiteouts:
+        why = f"it deletes from the layers below ({whiteouts[0]})"
+    if why is not None:
+        # Nothing of a partial tree is kept: a step never stacks it.
+        rootfs.remove(tree)
+        os.makedirs(tree)
+        headers = {}
+    # The tree's own modes go: the store makes them 0444/0555 (directories writable until then).
+    entries = [[path, info.type.decode(), info.mode, info.uid, info.gid, info.size, info.linkname]
+               for path, info in sorted(headers.items())]
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump({"stackable": why is None, "why": why, "entries": entries}, f,
+                  sort_keys=True, separators=(",", ":"))
+
+
+if __name__ == "__main__":
+    run_builder(build)

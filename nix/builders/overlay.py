@@ -1,0 +1,256 @@
+"""The layers below a step stacked with overlayfs, instead of unpacked: run_layer.py's root for
+Python steps, whose lower layers come as trees unpacked once (layer_tree.py).
+
+What the Nix sandbox allows (../shared/reference/nix-sandbox-recipes.md, checked there):
+overlayfs mounts with ``userxattr`` as fake root in ``unshare -r -m``, with store paths as
+lower directories. Store files are owned by a uid the namespace does not map and are
+read-only, so the commands can read and run them but neither write into a store directory nor
+edit a store file in place. Hence the stack, top first:
+
+    upper      $TMPDIR/upper: what the step writes; it is the layer (diff below)
+    skeleton   $TMPDIR/skeleton: every directory and symlink of the image so far, made by the
+               sandbox user with the unpacker's modes, so that directories are writable and
+               look as run_layer.unpack leaves them (owners and special bits live in the index)
+    trees      the lower layers' trees, topmost first
+
+A Python step only creates, replaces and deletes files (pypa installer, uv, compilers), which
+this allows; run_commands may edit files in place, so those steps still unpack (run_layer).
+
+Stacking gives the image tar semantics only when no layer deletes from the ones below and no
+path is a directory in one tree and something else in another (overlayfs would hide a lower
+folder's contents where the tar merged them, or the reverse); otherwise, or when the mount
+fails (a kernel without userxattr, < 5.11), :func:`prepare` says why and the step unpacks.
+
+The diff reads the upper directory, where overlayfs records a deletion as a 0/0 character
+device and a folder made anew as ``user.overlay.opaque=y``; it gives the layer run_layer.diff
+gives for the same changes: new and changed paths with the lower layers' owners and special
+bits, a whiteout for the topmost path gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import stat
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+
+from layertar import Entry, directory, from_file, symlink
+
+SETTABLE = 0o1777  # what the sandbox user may set (as run_layer's)
+OPAQUE_XATTR = "user.overlay.opaque"
+WHITEOUT = ".wh."
+
+
+def header(row: list) -> tarfile.TarInfo:
+    """A tar header from a row of a tree's index.json (layer_tree.py)."""
+    path, kind, mode, uid, gid, size, linkname = row
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.uid, info.gid, info.size, info.linkname = kind.encode(), mode, uid, gid, size, linkname
+    return info
+
+
+@dataclass
+class Stack:
+    """The lower layers as one overlay, once :func:`prepare` made it ready to mount."""
+
+    work: str  # $TMPDIR
+    trees: list[str]  # tree folders, bottom first
+    epoch: int
+    headers: dict[str, tarfile.TarInfo] = field(default_factory=dict)  # path -> topmost header
+    sources: dict[str, str] = field(default_factory=dict)  # file path -> the tree holding it
+
+    @property
+    def root(self) -> str:
+        return os.path.join(self.work, "root")
+
+    @property
+    def upper(self) -> str:
+        return os.path.join(self.work, "upper")
+
+    @property
+    def skeleton(self) -> str:
+        return os.path.join(self.work, "skeleton")
+
+    @property
+    def options(self) -> str:
+        lower = ":".join([self.skeleton] + [os.path.join(t, "tree") for t in reversed(self.trees)])
+        return f"lowerdir={lower},upperdir={self.upper},workdir={os.path.join(self.work, 'ovl-work')},userxattr"
+
+    @property
+    def mount_args(self) -> list[str]:
+        """busybox's arguments that mount the stack on :attr:`root`."""
+        return ["mount", "-t", "overlay", "overlay", "-o", self.options, self.root]
+
+
+def merge(trees: list[str]) -> tuple[dict[str, tarfile.TarInfo], dict[str, str]] | str:
+    """The image the trees make (path -> header of the topmost tree holding it, and for files
+    that tree), or why they cannot be stacked."""
+    headers: dict[str, tarfile.TarInfo] = {}
+    sources: dict[str, str] = {}
+    for tree in trees:
+        with open(os.path.join(tree, "index.json")) as f:
+            index = json.load(f)
+        if not index["stackable"]:
+            return f"{os.path.basename(tree)}: {index['why']}"
+        for row in index["entries"]:
+            info = header(row)
+            was = headers.get(info.name)
+            if was is not None and was.isdir() != info.isdir():
+                return f"{info.name} is a directory in one layer and not in another"
+            headers[info.name] = info
+            if not info.isdir():
+                sources[info.name] = tree
+    return headers, sources
+
+
+def prepare(trees: list[str], busybox: str, epoch: int) -> Stack | str:
+    """A stack of ``trees`` (bottom first), its skeleton made and its mount tried; or why not."""
+    work = os.environ.get("TMPDIR", "/tmp")
+    if any(c in path for path in [work, *trees] for c in ",:"):
+        return "a path has a ',' or ':' (overlayfs options)"
+    merged = merge(trees)
+    if isinstance(merged, str):
+        return merged
+    stack = Stack(work, trees, epoch, *merged)
+    for folder in (stack.root, stack.upper, stack.skeleton, os.path.join(work, "ovl-work")):
+        os.makedirs(folder)
+    _skeleton(stack)
+    probe = subprocess.run([busybox, "unshare", "-r", "-m", "--", busybox, *stack.mount_args],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"overlayfs does not mount here ({probe.stderr.strip() or probe.returncode})"
+    return stack
+
+
+def _skeleton(stack: Stack) -> None:
+    """Every directory (writable, the unpacker's modes) and symlink of the merged image."""
+    dirs = []
+    for path in sorted(stack.headers):
+        info = stack.headers[path]
+        full = os.path.join(stack.skeleton, path)
+        if info.isdir():
+            os.makedirs(full, exist_ok=True)
+            os.chmod(full, (info.mode & SETTABLE) | 0o700)
+            dirs.append(full)
+        elif info.issym():
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            os.symlink(info.linkname, full)
+            os.utime(full, (stack.epoch, stack.epoch), follow_symlinks=False)
+    for full in reversed(dirs):  # children first: making a child touches its parent's mtime
+        os.utime(full, (stack.epoch, stack.epoch))
+    os.utime(stack.skeleton, (stack.epoch, stack.epoch))
+
+
+def _same_file(full: str, st: os.stat_result, lower: str, epoch: int) -> bool:
+    """Whether the upper file ``full`` is the lower one copied up untouched (opened for
+    writing, nothing written)."""
+    low = os.lstat(lower)
+    if st.st_size != low.st_size or st.st_mtime_ns != epoch * 10**9 or stat.S_IMODE(st.st_mode) != stat.S_IMODE(low.st_mode):
+        return False
+    with open(full, "rb") as a, open(lower, "rb") as b:
+        while True:
+            x, y = a.read(1 << 20), b.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def diff(stack: Stack, skip: tuple[str, ...]) -> dict[str, Entry]:
+    """The layer: what the upper directory holds, as run_layer.diff would give it. ``skip``:
+    top-level mount points, never descended into."""
+    entries: dict[str, Entry] = {}
+    inodes: dict[tuple[int, int], str] = {}
+    children: dict[str, list[str]] | None = None
+    epoch_ns = stack.epoch * 10**9
+
+    def gone_below(path: str, present: set[str]) -> None:
+        # An opaque folder hides everything the lower layers had in it: a whiteout for each
+        # child not there again (the topmost path gone, as run_layer.diff).
+        nonlocal children
+        if children is None:
+            children = {}
+            for p in stack.headers:
+                children.setdefault(posixpath.dirname(p), []).append(posixpath.basename(p))
+        for name in children.get(path, []):
+            if name not in present:
+                whiteout = posixpath.join(path, WHITEOUT + name)
+                entries[whiteout] = Entry(tarfile.TarInfo(whiteout))
+
+    def walk(rel: str, hidden: bool) -> None:
+        top = os.path.join(stack.upper, rel)
+        names = sorted(os.listdir(top))
+        if not rel:
+            names = [n for n in names if n not in skip or n in stack.headers]
+        if hidden:
+            gone_below(rel, set(names))
+        for name in names:
+            path = posixpath.join(rel, name) if rel else name
+            full = os.path.join(top, name)
+            st = os.lstat(full)
+            was = None if hidden else stack.headers.get(path)
+            mode, uid, gid = stat.S_IMODE(st.st_mode), 0, 0
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                if was is not None:
+                    whiteout = posixpath.join(rel, WHITEOUT + name)
+                    entries[whiteout] = Entry(tarfile.TarInfo(whiteout))
+            elif stat.S_ISDIR(st.st_mode):
+                opaque = _opaque(full)
+                if was is None or not was.isdir():
+                    entries[path] = directory(path, mode)
+                elif opaque or st.st_mtime_ns != epoch_ns or mode != (was.mode & SETTABLE) | 0o700:
+                    kept = mode == (was.mode & SETTABLE) | 0o700  # the unpacker's bits: the layer's
+                    entries[path] = directory(path, was.mode if kept else mode, was.uid, was.gid)
+                # else copied up only for a path below it: added as a parent, if at all
+                if not (rel == "" and name in skip):
+                    walk(path, hidden or opaque)
+            elif stat.S_ISLNK(st.st_mode):
+                if not (was is not None and was.issym() and was.linkname == os.readlink(full)):
+                    entries[path] = symlink(path, os.readlink(full))
+            elif stat.S_ISREG(st.st_mode):
+                if was is not None and (was.isreg() or was.islnk()):
+                    lower = os.path.join(stack.sources[path], "tree", path)
+                    if _same_file(full, st, lower, stack.epoch):
+                        continue
+                    uid, gid = was.uid, was.gid
+                    if mode == stat.S_IMODE(os.lstat(lower).st_mode):
+                        mode = was.mode  # copied up, not chmod-ed: the layer's bits
+                entries[path] = file_entry(path, full, st, mode, uid, gid, inodes)
+
+    walk("", False)
+    with_parents(entries, stack.headers.get)
+    return entries
+
+
+def file_entry(path: str, full: str, st: os.stat_result, mode: int, uid: int, gid: int,
+               inodes: dict[tuple[int, int], str]) -> Entry:
+    """The entry of the regular file ``full``: a hard link to the first path of its inode seen
+    (``inodes``), else the file."""
+    key = (st.st_dev, st.st_ino)
+    if st.st_nlink > 1 and key in inodes:
+        link = tarfile.TarInfo(path)
+        link.type, link.linkname = tarfile.LNKTYPE, inodes[key]
+        return Entry(link)
+    inodes[key] = path
+    return from_file(path, full, mode, uid, gid)
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def with_parents(entries: dict[str, Entry], lower) -> None:
+    """Add the parents of every entry that are not entries themselves, with the owner and mode
+    ``lower(path)`` (a tar header, or None for a new folder) gives them."""
+    for path in list(entries):
+        parent = posixpath.dirname(path)
+        while parent and parent not in entries:
+            was = lower(parent)
+            entries[parent] = directory(parent, was.mode, was.uid, was.gid) if was else directory(parent)
+            parent = posixpath.dirname(parent)
