@@ -15,7 +15,8 @@
 #   layers:       one per step that changes the filesystem, in order, each with `kind`,
 #                 `name` and `createdBy` (the history line), and by kind:
 #     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]; built on top of
-#              the layers below (maintainer-script effects run in their chroot)
+#              the layers below (maintainer-script effects run in their chroot, stacked from
+#              their trees as for "wheels")
 #     "registry": blob = { name; sha256; } (a layer blob of a registry base, seeded by the CLI
 #              under that name: fetch.nix seededFile); digest, size, diffId: the blob as the
 #              base's manifest and config give it. The blob is the layer, byte for byte;
@@ -106,8 +107,10 @@ let
           debs = map fetch.fetchFile layer.debs;
           prevStatus = if acc.debs == null then null else "${acc.debs}/dpkg-status";
           base = layer.base or false;
-          # The image so far, for the maintainer-script effects run in its chroot (ldconfig, ...).
+          # The image so far, for the maintainer-script effects run in its chroot (ldconfig, ...),
+          # stacked from its trees where it can be (overlay.py).
           lower = acc.layers;
+          trees = map treeOf acc.layers;
           inherit (boot) busybox;
         } (features layer)
         else if layer.kind == "copy" then layerDrv "copy_layer.py" index layer {

@@ -13,10 +13,11 @@ Passes:
    byte-compilation, alternatives, CA hash links, pam-auth-update), unpack the lower layers and
    this one (as an uncompressed tar) into ``$TMPDIR/root`` and run those commands there, in
    the chroot run_layer.py uses for run_commands; what they changed joins the layer, minus
-   maintainer.DISCARD.
+   maintainer.DISCARD. The lower layers come as trees unpacked once (``trees``,
+   layer_tree.py) and are stacked with overlayfs where they allow it (overlay.py).
 6. Add missing parent directories and write the deterministic layer (layertar.py).
 
-Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower, busybox, base, createdBy, epoch).
+Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower, trees, busybox, base, createdBy, epoch).
 Output in ``$out``:
 ``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (cumulative).
 """
@@ -31,6 +32,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import maintainer
+import overlay
 import run_layer
 from debfile import format_stanza, md5, parse_stanza, read_deb
 from layertar import Entry, directory, regular, run_builder, symlink, write_layer_dir, write_tar
@@ -184,38 +186,92 @@ def build(spec: dict, out: str) -> None:
         f.write(status_text)
 
 
+ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8"]
+
+
 def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: list[str],
               spec: dict) -> tuple[dict[str, Entry], str]:
     """Run the configure ``commands`` in a chroot of the lower layers plus ``entries``; return
     what they changed (maintainer.DISCARD left out) and the image's /etc/group after them.
-    ``inputs`` are written for the commands to read and removed before the comparison."""
-    root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"])
-    # This layer, as the unpacker reads layers: an uncompressed tar, written and read back
-    # once (compressing it only to decompress it cost more than the rest of the pass).
+    ``inputs`` are written for the commands to read and removed before the comparison.
+
+    The lower layers come stacked (their trees, overlay.py) when they allow it. The commands
+    are this module's own and run offline, so running them again is harmless: where one edits
+    a lower layer's file in place (a store file, which the stack cannot write) and fails, the
+    layers are unpacked and the commands run again."""
+    run_spec = {"busybox": spec["busybox"], "env": ENV + [f"SOURCE_DATE_EPOCH={spec['epoch']}"],
+                "commands": commands, "shell": ["/bin/sh", "-c"], "workdir": "/"}
     with tempfile.TemporaryDirectory() as staged:
+        # This layer, as the unpacker reads layers: an uncompressed tar, written and read back
+        # once (compressing it only to decompress it cost more than the rest of the pass).
         staged_tar = os.path.join(staged, "layer.tar")
         with open(staged_tar, "wb") as sink:
             write_tar(entries, sink, epoch=spec["epoch"])
+        if spec.get("trees"):
+            changed = _stacked(staged_tar, inputs, run_spec, spec)
+            if changed is not None:
+                return changed
+        root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"])
         run_layer.unpack(staged_tar, root, headers, spec["epoch"])
     before = {path: run_layer.Was(info, run_layer.fingerprint(os.path.join(root, path)))
               for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
     for name, data in inputs.items():
-        os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
-        with open(os.path.join(root, name), "wb") as f:
-            f.write(data)
-    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8",
-           f"SOURCE_DATE_EPOCH={spec['epoch']}"]
-    run_layer.run(root, {"busybox": spec["busybox"], "env": env, "commands": commands,
-                         "shell": ["/bin/sh", "-c"], "workdir": "/"})
+        _write(os.path.join(root, name), data)
+    run_layer.run(root, run_spec)
     for name in inputs:
         os.unlink(os.path.join(root, name))
     for name in sorted({posixpath.dirname(n) for n in inputs}, reverse=True):
         if name not in headers:
             os.rmdir(os.path.join(root, name))
-    changed = run_layer.diff(root, before)
-    with open(os.path.join(root, "etc/group")) as f:
-        group_file = f.read()
-    return {path: entry for path, entry in changed.items() if not maintainer.discarded(path)}, group_file
+    return _kept(run_layer.diff(root, before)), _read(os.path.join(root, "etc/group"))
+
+
+def _stacked(staged_tar: str, inputs: dict[str, bytes], run_spec: dict,
+             spec: dict) -> tuple[dict[str, Entry], str] | None:
+    """:func:`configure` on the stacked lower layers, with this layer unpacked on top of them
+    (a lower folder of its own); None when they cannot be stacked or a command failed."""
+    lowers = overlay.trees(spec["trees"])
+    if not isinstance(lowers, str):
+        own = os.path.join(os.environ.get("TMPDIR", "/tmp"), "this-layer")
+        os.makedirs(own)
+        headers: dict = {}
+        run_layer.unpack(staged_tar, own, headers, spec["epoch"])
+        lowers.append(overlay.Lower(own, headers))
+    stack = overlay.prepare(lowers, os.path.join(spec["busybox"], "bin", "busybox"), spec["epoch"])
+    if isinstance(stack, str):
+        print(f"nixbuild: the lower layers are unpacked, not stacked: {stack}", flush=True)
+        return None
+    # The commands read the inputs from the skeleton (a lower folder): never in the upper one.
+    for name, data in inputs.items():
+        _write(os.path.join(stack.skeleton, name), data)
+    try:
+        run_layer.run(stack.root, run_spec, stack)
+    except SystemExit:
+        print("nixbuild: a configure command failed on the stacked layers; unpacking them to run "
+              "the commands again", flush=True)
+        return None
+    for name in inputs:
+        for folder in (stack.skeleton, stack.upper):
+            if os.path.lexists(os.path.join(folder, name)):
+                os.unlink(os.path.join(folder, name))
+    changed = overlay.diff(stack, run_layer.MOUNTS)
+    group = stack.file("etc/group")
+    return _kept(changed), _read(group) if group else ""
+
+
+def _write(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _kept(changed: dict[str, Entry]) -> dict[str, Entry]:
+    return {path: entry for path, entry in changed.items() if not maintainer.discarded(path)}
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ What the Nix sandbox allows (../shared/reference/nix-sandbox-recipes.md, checked
 overlayfs mounts with ``userxattr`` as fake root in ``unshare -r -m``, with store paths as
 lower directories. Store files are owned by a uid the namespace does not map and are
 read-only, so the commands can read and run them but neither write into a store directory nor
-edit a store file in place. Hence the stack, top first:
+edit a store file in place (other than the copies in the skeleton). Hence the stack, top first:
 
     upper      $TMPDIR/upper: what the step writes; it is the layer (diff below)
-    skeleton   $TMPDIR/skeleton: every directory and symlink of the image so far, made by the
-               sandbox user with the unpacker's modes, so that directories are writable and
-               look as run_layer.unpack leaves them (owners and special bits live in the index)
+    skeleton   $TMPDIR/skeleton: every directory and symlink of the image so far, and copies of
+               its files under /etc, made by the sandbox user with the unpacker's modes, so
+               that they are writable and look as run_layer.unpack leaves them (owners and
+               special bits live in the index)
     trees      the lower layers' trees, topmost first
 
 A Python step only creates, replaces and deletes files (pypa installer, uv, compilers), which
@@ -32,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -41,6 +43,9 @@ from layertar import Entry, directory, from_file, symlink
 
 SETTABLE = 0o1777  # what the sandbox user may set (as run_layer's)
 OPAQUE_XATTR = "user.overlay.opaque"
+# Files edited in place (shadow's groupadd opens /etc/group read-write, `>> /etc/profile`):
+# a store file cannot be, so the skeleton holds writable copies of these (small) ones.
+COPIED = ("etc/",)
 WHITEOUT = ".wh."
 
 
@@ -53,18 +58,46 @@ def header(row: list) -> tarfile.TarInfo:
 
 
 @dataclass
+class Lower:
+    """A lower directory of the stack: its files, and the tar header of each path in it."""
+
+    files: str
+    headers: dict[str, tarfile.TarInfo]
+
+
+def tree(folder: str) -> Lower | str:
+    """A layer's tree (layer_tree.py's output), or why it cannot be stacked."""
+    with open(os.path.join(folder, "index.json")) as f:
+        index = json.load(f)
+    if not index["stackable"]:
+        return f"{os.path.basename(folder)}: {index['why']}"
+    return Lower(os.path.join(folder, "tree"), {row[0]: header(row) for row in index["entries"]})
+
+
+def trees(folders: list[str]) -> list[Lower] | str:
+    """The trees of ``folders`` (bottom first), or why one cannot be stacked."""
+    lowers = []
+    for folder in folders:
+        lower = tree(folder)
+        if isinstance(lower, str):
+            return lower
+        lowers.append(lower)
+    return lowers
+
+
+@dataclass
 class Stack:
     """The lower layers as one overlay, once :func:`prepare` made it ready to mount."""
 
     work: str  # $TMPDIR
-    trees: list[str]  # tree folders, bottom first
+    lowers: list[Lower]  # bottom first
     epoch: int
     headers: dict[str, tarfile.TarInfo] = field(default_factory=dict)  # path -> topmost header
-    sources: dict[str, str] = field(default_factory=dict)  # file path -> the tree holding it
+    sources: dict[str, str] = field(default_factory=dict)  # file path -> the files folder holding it
 
     @property
     def root(self) -> str:
-        return os.path.join(self.work, "root")
+        return os.path.join(self.work, "stacked")  # not "root": where run_layer unpacks
 
     @property
     def upper(self) -> str:
@@ -76,7 +109,7 @@ class Stack:
 
     @property
     def options(self) -> str:
-        lower = ":".join([self.skeleton] + [os.path.join(t, "tree") for t in reversed(self.trees)])
+        lower = ":".join([self.skeleton] + [lower.files for lower in reversed(self.lowers)])
         return f"lowerdir={lower},upperdir={self.upper},workdir={os.path.join(self.work, 'ovl-work')},userxattr"
 
     @property
@@ -84,37 +117,44 @@ class Stack:
         """busybox's arguments that mount the stack on :attr:`root`."""
         return ["mount", "-t", "overlay", "overlay", "-o", self.options, self.root]
 
+    def file(self, path: str) -> str | None:
+        """Where the image file ``path`` is on disk after the commands (None: gone)."""
+        for folder in [self.upper, *(lower.files for lower in reversed(self.lowers))]:
+            full = os.path.join(folder, path)
+            if os.path.lexists(full):
+                st = os.lstat(full)
+                return None if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0 else full
+        return None
 
-def merge(trees: list[str]) -> tuple[dict[str, tarfile.TarInfo], dict[str, str]] | str:
-    """The image the trees make (path -> header of the topmost tree holding it, and for files
-    that tree), or why they cannot be stacked."""
+
+def merge(lowers: list[Lower]) -> tuple[dict[str, tarfile.TarInfo], dict[str, str]] | str:
+    """The image the lowers make (path -> header of the topmost one holding it, and for files
+    its folder), or why they cannot be stacked."""
     headers: dict[str, tarfile.TarInfo] = {}
     sources: dict[str, str] = {}
-    for tree in trees:
-        with open(os.path.join(tree, "index.json")) as f:
-            index = json.load(f)
-        if not index["stackable"]:
-            return f"{os.path.basename(tree)}: {index['why']}"
-        for row in index["entries"]:
-            info = header(row)
-            was = headers.get(info.name)
+    for lower in lowers:
+        for path, info in lower.headers.items():
+            was = headers.get(path)
             if was is not None and was.isdir() != info.isdir():
-                return f"{info.name} is a directory in one layer and not in another"
-            headers[info.name] = info
+                return f"{path} is a directory in one layer and not in another"
+            headers[path] = info
             if not info.isdir():
-                sources[info.name] = tree
+                sources[path] = lower.files
     return headers, sources
 
 
-def prepare(trees: list[str], busybox: str, epoch: int) -> Stack | str:
-    """A stack of ``trees`` (bottom first), its skeleton made and its mount tried; or why not."""
+def prepare(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | str:
+    """A stack of ``lowers`` (bottom first), its skeleton made and its mount tried; or why not
+    (also when ``lowers`` is already a reason)."""
+    if isinstance(lowers, str):
+        return lowers
     work = os.environ.get("TMPDIR", "/tmp")
-    if any(c in path for path in [work, *trees] for c in ",:"):
+    if any(c in path for path in [work, *(lower.files for lower in lowers)] for c in ",:"):
         return "a path has a ',' or ':' (overlayfs options)"
-    merged = merge(trees)
+    merged = merge(lowers)
     if isinstance(merged, str):
         return merged
-    stack = Stack(work, trees, epoch, *merged)
+    stack = Stack(work, lowers, epoch, *merged)
     for folder in (stack.root, stack.upper, stack.skeleton, os.path.join(work, "ovl-work")):
         os.makedirs(folder)
     _skeleton(stack)
@@ -126,7 +166,8 @@ def prepare(trees: list[str], busybox: str, epoch: int) -> Stack | str:
 
 
 def _skeleton(stack: Stack) -> None:
-    """Every directory (writable, the unpacker's modes) and symlink of the merged image."""
+    """Every directory (writable, the unpacker's modes) and symlink of the merged image, and
+    writable copies of its files under :data:`COPIED`."""
     dirs = []
     for path in sorted(stack.headers):
         info = stack.headers[path]
@@ -139,6 +180,12 @@ def _skeleton(stack: Stack) -> None:
             os.makedirs(os.path.dirname(full), exist_ok=True)
             os.symlink(info.linkname, full)
             os.utime(full, (stack.epoch, stack.epoch), follow_symlinks=False)
+        elif path.startswith(COPIED):
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            shutil.copyfile(os.path.join(stack.sources[path], path), full)
+            os.chmod(full, (info.mode & SETTABLE) | 0o600)
+            os.utime(full, (stack.epoch, stack.epoch))
+            stack.sources[path] = stack.skeleton
     for full in reversed(dirs):  # children first: making a child touches its parent's mtime
         os.utime(full, (stack.epoch, stack.epoch))
     os.utime(stack.skeleton, (stack.epoch, stack.epoch))
@@ -212,7 +259,7 @@ def diff(stack: Stack, skip: tuple[str, ...]) -> dict[str, Entry]:
                     entries[path] = symlink(path, os.readlink(full))
             elif stat.S_ISREG(st.st_mode):
                 if was is not None and (was.isreg() or was.islnk()):
-                    lower = os.path.join(stack.sources[path], "tree", path)
+                    lower = os.path.join(stack.sources[path], path)
                     if _same_file(full, st, lower, stack.epoch):
                         continue
                     uid, gid = was.uid, was.gid

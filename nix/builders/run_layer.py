@@ -352,7 +352,7 @@ def build(spec: dict, out: str) -> None:
     stack = None
     if spec.get("trees"):  # a Python step: its lower layers come as trees too (layer_tree.py)
         busybox = os.path.join(spec["busybox"], "bin", "busybox")
-        stack = overlay.prepare(spec["trees"], busybox, spec["epoch"])
+        stack = overlay.prepare(overlay.trees(spec["trees"]), busybox, spec["epoch"])
         if isinstance(stack, str):
             print(f"nixbuild: the lower layers are unpacked, not stacked: {stack}", flush=True)
             stack = None

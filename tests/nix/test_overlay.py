@@ -30,6 +30,7 @@ rm -rf opt/gone
 rm -rf var/mail && mkdir var/mail && echo x > var/mail/new
 rm usr/bin/su && printf patched > usr/bin/su
 : >> etc/untouched
+echo appended >> etc/appended
 chmod 600 etc/chmodded
 mkdir -p srv/a/b && echo 1 > srv/a/f && ln srv/a/f srv/a/g && ln -s /srv/a/f srv/c
 ln -sf /etc/new etc/link
@@ -47,6 +48,7 @@ def layers(tmp_path):
         **base_entries(),
         "etc/untouched": layertar.regular("etc/untouched", b"same\n"),
         "etc/chmodded": layertar.regular("etc/chmodded", b"c\n"),
+        "etc/appended": layertar.regular("etc/appended", b"first\n", mode=0o640, gid=42),
         "etc/link": layertar.symlink("etc/link", "motd"),
     })
     upper = layer(tmp_path, "upper", {
@@ -102,7 +104,7 @@ def test_a_stacked_step_gives_the_layer_an_unpacked_one_gives(tmp_path, shim, mo
     work = tmp_path / "stacked"
     work.mkdir()
     monkeypatch.setenv("TMPDIR", str(work))
-    stack = overlay.prepare(trees, shim, EPOCH)
+    stack = overlay.prepare(overlay.trees(trees), shim, EPOCH)
     assert isinstance(stack, overlay.Stack), stack
     script = f"{' '.join(stack.mount_args)} && cd {stack.root} && {CHANGES}"
     subprocess.run(["unshare", "-r", "-m", "--", "sh", "-c", script], check=True)
@@ -113,6 +115,7 @@ def test_a_stacked_step_gives_the_layer_an_unpacked_one_gives(tmp_path, shim, mo
     assert {"etc/.wh.motd", "opt/.wh.gone", "var/mail/.wh.old", "usr/bin/su", "srv/a/g", "etc/chmodded"} <= set(got)
     assert "etc/untouched" not in got and "etc/extra" not in got
     assert got["var/mail"][2:4] == (0, 8)  # made anew: the lower layer's owner stays
+    assert got["etc/appended"][1:] == (0o640, 0, 42, "", b"first\nappended\n")  # edited in place
 
 
 def test_layers_that_cannot_be_stacked_say_why(tmp_path, shim, monkeypatch):
@@ -120,7 +123,7 @@ def test_layers_that_cannot_be_stacked_say_why(tmp_path, shim, monkeypatch):
         work = tmp_path / ("work-" + layer_dirs[-1].name)
         work.mkdir()
         monkeypatch.setenv("TMPDIR", str(work))
-        return overlay.prepare([tree(tmp_path / work.name, d) for d in layer_dirs], shim, EPOCH)
+        return overlay.prepare(overlay.trees([tree(tmp_path / work.name, d) for d in layer_dirs]), shim, EPOCH)
 
     base = layer(tmp_path, "base", {"etc": layertar.directory("etc"),
                                     "etc/a": layertar.regular("etc/a", b"a")})
