@@ -131,3 +131,22 @@ def test_lock_check(quickstart, cli, tmp_path):
     proc = cli("lock", app, "--check", ok=False)
     assert proc.returncode == 5
     assert "step 1 apt_install" in proc.stderr
+
+
+def test_the_python_and_apt_layers_were_built_on_stacked_trees(quickstart):
+    """debian_slim's Python layer and the apt_install layer stack the layers below them
+    (nix/builders/overlay.py) instead of unpacking them: their derivations take the trees, and
+    their build logs never say they fell back to unpacking."""
+    image = str(Path(quickstart["built"]["store_path"]).resolve())
+    image_drv = subprocess.run(["nix-store", "--query", "--deriver", image], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    closure = subprocess.run(["nix-store", "--query", "--requisites", image_drv], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for name in ("-layer-1-0-debian_slim-python.drv", "-layer-2-1-apt_install.drv"):
+        drv = next(p for p in closure if p.endswith(name))
+        inputs = subprocess.run(["nix-store", "--query", "--references", drv], capture_output=True, text=True,
+                                check=True).stdout.split()
+        assert any(p.endswith("-layer-0-0-debian_slim-tree.drv") for p in inputs), inputs
+        log = subprocess.run(["nix-store", "--read-log", drv], capture_output=True, text=True)
+        assert log.returncode == 0, f"no build log kept for {drv}: {log.stderr}"
+        assert "not stacked" not in log.stdout and "unpacking them" not in log.stdout, log.stdout
