@@ -94,6 +94,7 @@ class Stack:
     epoch: int
     headers: dict[str, tarfile.TarInfo] = field(default_factory=dict)  # path -> topmost header
     sources: dict[str, str] = field(default_factory=dict)  # file path -> the files folder holding it
+    implicit: set[str] = field(default_factory=set)  # folders only made as parents (merge)
 
     @property
     def root(self) -> str:
@@ -127,20 +128,30 @@ class Stack:
         return None
 
 
-def merge(lowers: list[Lower]) -> tuple[dict[str, tarfile.TarInfo], dict[str, str]] | str:
+def merge(lowers: list[Lower]) -> tuple[dict[str, tarfile.TarInfo], dict[str, str], set[str]] | str:
     """The image the lowers make (path -> header of the topmost one holding it, and for files
-    its folder), or why they cannot be stacked."""
+    its folder; and the folders no layer has an entry for, which the unpacker makes as parents,
+    mode 0777), or why they cannot be stacked."""
     headers: dict[str, tarfile.TarInfo] = {}
     sources: dict[str, str] = {}
+    implicit: set[str] = set()
     for lower in lowers:
         for path, info in lower.headers.items():
             was = headers.get(path)
-            if was is not None and was.isdir() != info.isdir():
+            if (was is not None and was.isdir() != info.isdir()) or (path in implicit and not info.isdir()):
                 return f"{path} is a directory in one layer and not in another"
             headers[path] = info
             if not info.isdir():
                 sources[path] = lower.files
-    return headers, sources
+        for path in lower.headers:
+            parent = posixpath.dirname(path)
+            while parent and parent not in lower.headers and parent not in implicit:
+                was = headers.get(parent)
+                if was is not None and not was.isdir():
+                    return f"{parent} is a directory in one layer and not in another"
+                implicit.add(parent)
+                parent = posixpath.dirname(parent)
+    return headers, sources, implicit - set(headers)
 
 
 def prepare(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | str:
@@ -169,6 +180,14 @@ def _skeleton(stack: Stack) -> None:
     """Every directory (writable, the unpacker's modes) and symlink of the merged image, and
     writable copies of its files under :data:`COPIED`."""
     dirs = []
+    umask = os.umask(0)
+    try:
+        for path in sorted(stack.implicit):  # as the unpacker makes parents: 0777
+            full = os.path.join(stack.skeleton, path)
+            os.makedirs(full, mode=0o777, exist_ok=True)
+            dirs.append(full)
+    finally:
+        os.umask(umask)
     for path in sorted(stack.headers):
         info = stack.headers[path]
         full = os.path.join(stack.skeleton, path)
@@ -268,6 +287,11 @@ def diff(stack: Stack, skip: tuple[str, ...]) -> dict[str, Entry]:
                 entries[path] = file_entry(path, full, st, mode, uid, gid, inodes)
 
     walk("", False)
+    # A folder no layer has an entry for is in every layer of run_layer.diff (it is not in the
+    # index, so never "unchanged"): the same here, with the unpacker's mode.
+    for path in stack.implicit:
+        if path not in entries and path.split("/", 1)[0] not in skip and not _gone(stack.upper, path):
+            entries[path] = directory(path, 0o777)
     with_parents(entries, stack.headers.get)
     return entries
 
@@ -283,6 +307,20 @@ def file_entry(path: str, full: str, st: os.stat_result, mode: int, uid: int, gi
         return Entry(link)
     inodes[key] = path
     return from_file(path, full, mode, uid, gid)
+
+
+def _gone(upper: str, path: str) -> bool:
+    """Whether the commands removed the lower folder ``path`` (or replaced it, or one of its
+    parents), as the upper folder records it."""
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        full = os.path.join(upper, *parts[:depth])
+        if not os.path.lexists(full):
+            return False
+        st = os.lstat(full)
+        if not stat.S_ISDIR(st.st_mode) or (depth < len(parts) and _opaque(full)):
+            return True
+    return False
 
 
 def _opaque(path: str) -> bool:

@@ -34,6 +34,8 @@ echo appended >> etc/appended
 chmod 600 etc/chmodded
 mkdir -p srv/a/b && echo 1 > srv/a/f && ln srv/a/f srv/a/g && ln -s /srv/a/f srv/c
 ln -sf /etc/new etc/link
+echo more > srv/data/more
+rm -rf media/gone
 """
 
 
@@ -54,6 +56,11 @@ def layers(tmp_path):
     upper = layer(tmp_path, "upper", {
         "etc": layertar.directory("etc"),
         "etc/extra": layertar.regular("etc/extra", b"from the upper layer\n", mode=0o600, uid=7),
+        # No entries for their folders (python-build-standalone's archive has none): the
+        # unpacker makes them as parents.
+        "srv/data/file": layertar.regular("srv/data/file", b"d"),
+        "home/x/y/file": layertar.regular("home/x/y/file", b"y"),
+        "media/gone/file": layertar.regular("media/gone/file", b"g"),
     })
     return [base, upper]
 
@@ -114,6 +121,7 @@ def test_a_stacked_step_gives_the_layer_an_unpacked_one_gives(tmp_path, shim, mo
     # What the oracle must have seen, so that agreeing means something.
     assert {"etc/.wh.motd", "opt/.wh.gone", "var/mail/.wh.old", "usr/bin/su", "srv/a/g", "etc/chmodded"} <= set(got)
     assert "etc/untouched" not in got and "etc/extra" not in got
+    assert {"srv/data/more", "home/x/y"} <= set(got)  # implicit folders: in every layer, as unpacked
     assert got["var/mail"][2:4] == (0, 8)  # made anew: the lower layer's owner stays
     assert got["etc/appended"][1:] == (0o640, 0, 42, "", b"first\nappended\n")  # edited in place
 
