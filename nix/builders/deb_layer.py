@@ -237,9 +237,8 @@ def _stacked(staged_tar: str, inputs: dict[str, bytes], run_spec: dict,
         headers: dict = {}
         run_layer.unpack(staged_tar, own, headers, spec["epoch"])
         lowers.append(overlay.Lower(own, headers))
-    stack = overlay.prepare(lowers, os.path.join(spec["busybox"], "bin", "busybox"), spec["epoch"])
-    if isinstance(stack, str):
-        print(f"nixbuild: the lower layers are unpacked, not stacked: {stack}", flush=True)
+    stack = overlay.stacked(lowers, os.path.join(spec["busybox"], "bin", "busybox"), spec["epoch"])
+    if stack is None:
         return None
     # The commands read the inputs from the skeleton (a lower folder): never in the upper one.
     for name, data in inputs.items():

@@ -30,6 +30,7 @@ bits, a whiteout for the topmost path gone.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import posixpath
@@ -41,12 +42,12 @@ from dataclasses import dataclass, field
 
 from layertar import Entry, directory, from_file, symlink
 
-SETTABLE = 0o1777  # what the sandbox user may set (as run_layer's)
+SETTABLE = 0o1777  # what the sandbox user may set (no setuid/setgid: seccomp refuses them)
 OPAQUE_XATTR = "user.overlay.opaque"
 # Files edited in place (shadow's groupadd opens /etc/group read-write, `>> /etc/profile`):
 # a store file cannot be, so the skeleton holds writable copies of these (small) ones.
 COPIED = ("etc/",)
-WHITEOUT = ".wh."
+WHITEOUT = ".wh."  # rootfs.WHITEOUT: this module is imported before rootfs.py's folder is on sys.path
 
 
 def header(row: list) -> tarfile.TarInfo:
@@ -176,6 +177,15 @@ def prepare(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | str:
     return stack
 
 
+def stacked(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | None:
+    """:func:`prepare`, or None after saying in the build log why the layers are unpacked."""
+    stack = prepare(lowers, busybox, epoch)
+    if isinstance(stack, str):
+        print(f"nixbuild: the lower layers are unpacked, not stacked: {stack}", flush=True)
+        return None
+    return stack
+
+
 def _skeleton(stack: Stack) -> None:
     """Every directory (writable, the unpacker's modes) and symlink of the merged image, and
     writable copies of its files under :data:`COPIED`."""
@@ -210,19 +220,12 @@ def _skeleton(stack: Stack) -> None:
     os.utime(stack.skeleton, (stack.epoch, stack.epoch))
 
 
-def _same_file(full: str, st: os.stat_result, lower: str, epoch: int) -> bool:
-    """Whether the upper file ``full`` is the lower one copied up untouched (opened for
-    writing, nothing written)."""
-    low = os.lstat(lower)
+def _same_file(full: str, st: os.stat_result, lower: str, low: os.stat_result, epoch: int) -> bool:
+    """Whether the upper file ``full`` is the lower one (``low``: its stat) copied up untouched
+    (opened for writing, nothing written)."""
     if st.st_size != low.st_size or st.st_mtime_ns != epoch * 10**9 or stat.S_IMODE(st.st_mode) != stat.S_IMODE(low.st_mode):
         return False
-    with open(full, "rb") as a, open(lower, "rb") as b:
-        while True:
-            x, y = a.read(1 << 20), b.read(1 << 20)
-            if x != y:
-                return False
-            if not x:
-                return True
+    return filecmp.cmp(full, lower, shallow=False)
 
 
 def diff(stack: Stack, skip: tuple[str, ...]) -> dict[str, Entry]:
@@ -279,10 +282,11 @@ def diff(stack: Stack, skip: tuple[str, ...]) -> dict[str, Entry]:
             elif stat.S_ISREG(st.st_mode):
                 if was is not None and (was.isreg() or was.islnk()):
                     lower = os.path.join(stack.sources[path], path)
-                    if _same_file(full, st, lower, stack.epoch):
+                    low = os.lstat(lower)
+                    if _same_file(full, st, lower, low, stack.epoch):
                         continue
                     uid, gid = was.uid, was.gid
-                    if mode == stat.S_IMODE(os.lstat(lower).st_mode):
+                    if mode == stat.S_IMODE(low.st_mode):
                         mode = was.mode  # copied up, not chmod-ed: the layer's bits
                 entries[path] = file_entry(path, full, st, mode, uid, gid, inodes)
 

@@ -50,7 +50,7 @@ from rootfs import WHITEOUT  # noqa: E402
 # is bound in (read-only) only for steps that install store inputs, such as wheels.
 MOUNTS = ("dev", "proc", "tmp", "nix")
 # What the sandbox user may set (no setuid/setgid: seccomp refuses them).
-SETTABLE = 0o1777
+SETTABLE = overlay.SETTABLE
 # Name resolution files of a fixed-output (network) build's sandbox.
 NETWORK_FILES = ("etc/resolv.conf", "etc/hosts")
 # What a GPU builder's pre-build hook (nix/gpu-hook.sh, NixOS's nix-required-mounts) binds into
@@ -352,10 +352,7 @@ def build(spec: dict, out: str) -> None:
     stack = None
     if spec.get("trees"):  # a Python step: its lower layers come as trees too (layer_tree.py)
         busybox = os.path.join(spec["busybox"], "bin", "busybox")
-        stack = overlay.prepare(overlay.trees(spec["trees"]), busybox, spec["epoch"])
-        if isinstance(stack, str):
-            print(f"nixbuild: the lower layers are unpacked, not stacked: {stack}", flush=True)
-            stack = None
+        stack = overlay.stacked(overlay.trees(spec["trees"]), busybox, spec["epoch"])
     if stack is not None:
         run(stack.root, spec, stack)
         entries = overlay.diff(stack, MOUNTS)
