@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from nixbuild import chain, locking, plan, rebuild, seed
 from nixbuild.python import git_source, index_login
 from nixbuild.registry import blobs as registry_blobs
-from nixbuild.store import pinned_debs
+from nixbuild.store import pinned_debs, prefetch
 from nixbuild.local import layer as local_layer, nar as local_nar, tree as local_tree
 from nixbuild.tools import nixcmd, nixdaemon
 from nixbuild.python import sdist_hints
@@ -287,6 +287,9 @@ class Project:
             self.secret_env(name)  # secrets resolve, and Nix can hand them over, before any build
         self.seed(lock, self.store)
         self.make_file_layers(lock)
+        # Nix would fetch them max-jobs (the cores) at a time: store/prefetch.py, all at once.
+        prefetch.prefetch([self.spec(name, lock).model_dump(mode="json") for name in self.chains],
+                          self.settings.cache_dir, self.store, download_sizes(lock), progress)
         built = []
         for name in self.images:
             link = self.image_link(name)

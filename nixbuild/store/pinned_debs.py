@@ -1,8 +1,8 @@
 """Pinned .debs the mirror no longer serves: fetched from elsewhere and added to the store by hash.
 
-Nix fetches every pinned .deb itself (nix/fetch.nix, ``builtin:fetchurl``: one URL, the
-configured mirror; Nix's binary caches are asked first when configured). When that download
-fails -- a point release or a security update removed the version from the mirror --
+Every pinned .deb is fetched from one URL, the configured mirror: by the CLI before nix-build
+(store/prefetch.py), else by Nix itself (nix/fetch.nix, ``builtin:fetchurl``; Nix's binary
+caches are asked first when configured). When that download fails -- a point release or a security update removed the version from the mirror --
 :func:`recover` puts each pinned .deb whose download Nix reports as failed into the store
 itself: from the mirror, else from the snapshot mirror (:mod:`nixbuild.debian.snapshot`),
 checked against the lock's sha256 and added with ``nix-store --add-fixed sha256``, which

@@ -133,6 +133,9 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
 # (--compression zstd).
 LAYER_NAME = (r"layer-(?P<layer>\d+)-(?P<step>\d+)-(?P<kind>[a-z_]+)(?P<part>-standalone|-python)?"
               r"(?:-forced-[0-9a-f]+)?(?P<zstd>-zstd)?(?P<tree>-tree)?")
+# nix/bootstrap.nix's derivations (the pinned Python and what it needs): neither a layer nor a
+# pinned file.
+TOOLS_PREFIX = "nixbuild-"
 _TO_BUILD = re.compile(r"^(?:these \d+ derivations|this derivation) will be built:")
 _BUILDING = re.compile(r"^building '/nix/store/[a-z0-9]{32}-([^']+)\.drv'")
 _LAYER = re.compile(rf"^{LAYER_NAME}$")
@@ -190,9 +193,12 @@ class BuildLog:
         if building is None:
             return
         name, counts = building.group(1), self.counts
+        if name.startswith(TOOLS_PREFIX):
+            self.progress("building the toolchain that runs the layer builders")
+            return
         if not counts.layers:
-            fetches = [n for n in self.planned if not _is_step(n)]
-            counts.layers, counts.files = len(self.planned) - len(fetches), len(fetches)
+            fetches = [n for n in self.planned if not _is_step(n) and not n.startswith(TOOLS_PREFIX)]
+            counts.layers, counts.files = sum(map(_is_step, self.planned)), len(fetches)
             counts.bytes = sum(self.sizes.get(n, 0) for n in fetches)
         if _is_step(name):
             counts.layers_done += 1

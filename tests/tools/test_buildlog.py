@@ -87,3 +87,15 @@ def test_a_cold_build_says_how_many_bytes_it_downloads():
                     "[1/2] layer 0: step 0 debian_slim", "[2/2] image web"]
     assert counts[0] == (0, 1, 1 << 20) and counts[-1] == (2, 8, 36 << 20)
     assert log.counts.files == 8 and log.counts.layers == 2 and log.counts.bytes == 36 << 20
+
+
+def test_the_toolchain_is_neither_a_step_nor_a_download():
+    shown: list[str] = []
+    log = BuildLog(shown.append)
+    for line in ["these 3 derivations will be built:", f"  /nix/store/{H}-nixbuild-tools.drv",
+                 f"  /nix/store/{H}-dpkg_1.21.23_amd64.deb.drv", f"  /nix/store/{H}-layer-0-0-debian_slim.drv",
+                 f"building '/nix/store/{H}-nixbuild-tools.drv'...",
+                 f"building '/nix/store/{H}-dpkg_1.21.23_amd64.deb.drv'..."]:
+        log.feed(line + "\n")
+    assert shown == ["building the toolchain that runs the layer builders", "downloading 1 pinned file"]
+    assert (log.counts.layers, log.counts.files) == (1, 1)
