@@ -10,11 +10,13 @@ Determinism rules (the same for every layer kind):
 - a hard link always follows its target: if sorting would put the link first, the link is
   written as the regular file and the later target becomes the link.
 
-The uncompressed tar is never stored: it is hashed (diff_id) while it streams into gzip.
+The uncompressed tar is not stored: it is hashed (diff_id) while it streams into gzip (and,
+for a layer that writes its own tree, into a scratch file that is unpacked and removed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
@@ -46,10 +48,10 @@ def sort_key(path: str) -> tuple[str, ...]:
 
 
 class _HashingWriter(io.RawIOBase):
-    """A write-only file that hashes and counts what passes through to ``sink``."""
+    """A write-only file that hashes and counts what passes through to each of ``sinks``."""
 
-    def __init__(self, sink):
-        self.sink = sink
+    def __init__(self, *sinks):
+        self.sinks = sinks
         self.sha256 = hashlib.sha256()
         self.size = 0
 
@@ -59,7 +61,8 @@ class _HashingWriter(io.RawIOBase):
     def write(self, b) -> int:
         self.sha256.update(b)
         self.size += len(b)
-        self.sink.write(b)
+        for sink in self.sinks:
+            sink.write(b)
         return len(b)
 
 
@@ -138,13 +141,15 @@ def write_tar(entries: dict[str, Entry], sink, *, epoch: int) -> None:
             written.add(path)
 
 
-def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = 6) -> dict:
+def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = 6,
+                tar_copy: str | None = None) -> dict:
     """Write ``layer.tar.gz`` (see :func:`write_tar`) into ``out_dir``; return its descriptor
-    fields."""
-    with open(os.path.join(out_dir, "layer.tar.gz"), "wb") as raw:
+    fields. ``tar_copy``: a file that gets the uncompressed tar too (for the layer's tree)."""
+    with open(os.path.join(out_dir, "layer.tar.gz"), "wb") as raw, \
+            (open(tar_copy, "wb") if tar_copy else contextlib.nullcontext()) as copied:
         compressed = _HashingWriter(raw)
         with GzipWriter(compressed, level) as gz:
-            tar_stream = _HashingWriter(gz)
+            tar_stream = _HashingWriter(gz, *([copied] if copied else []))
             write_tar(entries, tar_stream, epoch=epoch)
     return {
         "digest": "sha256:" + compressed.sha256.hexdigest(),
@@ -160,10 +165,11 @@ def write_json(path: str, value) -> None:
         json.dump(value, f, sort_keys=True, separators=(",", ":"))
 
 
-def write_layer_dir(entries: dict[str, Entry], out: str, spec: dict) -> dict:
-    """Create ``out`` with ``layer.tar.gz`` and ``layer.json`` (digests, sizes, history line)."""
+def write_layer_dir(entries: dict[str, Entry], out: str, spec: dict, tar_copy: str | None = None) -> dict:
+    """Create ``out`` with ``layer.tar.gz`` and ``layer.json`` (digests, sizes, history line);
+    ``tar_copy``: as :func:`write_layer`'s."""
     os.makedirs(out)
-    meta = write_layer(entries, out, epoch=spec["epoch"])
+    meta = write_layer(entries, out, epoch=spec["epoch"], tar_copy=tar_copy)
     meta["createdBy"] = spec["createdBy"]
     write_json(os.path.join(out, "layer.json"), meta)
     return meta

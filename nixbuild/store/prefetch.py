@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from nixbuild.debian.fetch import Connections
 from nixbuild.errors import BuildError, MirrorError
 from nixbuild.sizes import human_size
+from nixbuild.store import validity
 from nixbuild.store.pinned_debs import flat_path
 from nixbuild.tools import nixcmd, substituters
 
@@ -72,7 +73,10 @@ def pinned_files(spec: dict | list) -> Iterator[PinnedFile]:
 
 
 def missing(paths: list[str], store: str | None = None) -> set[str]:
-    """Which of ``paths`` are not valid in the store (one ``nix-store --check-validity``)."""
+    """Which of ``paths`` are not valid in the store (one ``nix-store --check-validity``; none
+    at all when Nix's database, read in-process, has them all: every rebuild after the first)."""
+    if store is None and validity.valid(paths, nixcmd.require("nix-store", "nix-bin")):
+        return set()
     invalid: set[str] = set()
     for start in range(0, len(paths), _CHUNK):
         cmd = [nixcmd.require("nix-store", "nix-bin"), "--check-validity", "--print-invalid",
