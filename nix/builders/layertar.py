@@ -141,7 +141,13 @@ def write_tar(entries: dict[str, Entry], sink, *, epoch: int) -> None:
             written.add(path)
 
 
-def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = 6,
+# gzip's level: containers/image's default, which buildah, podman and skopeo push with. On
+# debian_slim's 497 MiB base layer, 2 threads (pgzip.py): level 6 took 10.5 s for 166.1 MiB,
+# 5 took 7.2 s for 167.7 MiB, 4 took 5.4 s for 171.4 MiB, 1 took 3.8 s for 184.3 MiB.
+GZIP_LEVEL = 5
+
+
+def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = GZIP_LEVEL,
                 tar_copy: str | None = None) -> dict:
     """Write ``layer.tar.gz`` (see :func:`write_tar`) into ``out_dir``; return its descriptor
     fields. ``tar_copy``: a file that gets the uncompressed tar too (for the layer's tree)."""
