@@ -93,11 +93,9 @@ def prefetch(specs: list[dict], cache_dir: Path, store: str | None = None,
     """Put the pinned files of ``specs`` that are not in the store there (see the module
     docstring); returns how many were added. ``sizes`` (by store name, the lock's) make the
     progress line say how much is downloaded."""
-    if substituters.caches().substituters:
-        return 0
     files = {f.store_path: f for spec in specs for f in pinned_files(spec)}
     wanted = [files[path] for path in sorted(missing(sorted(files), store))]
-    if not wanted:
+    if not wanted or substituters.caches().substituters:
         return 0
     total = sum((sizes or {}).get(nixcmd.store_name(f.name), 0) for f in wanted)
     progress(f"downloading {len(wanted)} pinned file{'s' if len(wanted) != 1 else ''}"
