@@ -16,8 +16,7 @@
 #                 `name` and `createdBy` (the history line), and by kind:
 #     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]; built on top of
 #              the layers below (maintainer-script effects run in their chroot, stacked from
-#              their trees as for "wheels"); its derivation's second output, `tree`, is its
-#              own tree, written as it writes the layer
+#              their trees as for "wheels")
 #     "registry": blob = { name; sha256; } (a layer blob of a registry base, seeded by the CLI
 #              under that name: fetch.nix seededFile); digest, size, diffId: the blob as the
 #              base's manifest and config give it. The blob is the layer, byte for byte;
@@ -46,8 +45,7 @@
 #              venv (optional): install into this virtual environment, made when missing;
 #              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps);
 #              run on the layers below stacked with overlayfs, each unpacked once into a
-#              tree of its own (`layer-N-<name>-tree`, layer_tree.py; a "debs" layer's
-#              is its `tree` output)
+#              tree of its own (`layer-N-<name>-tree`, layer_tree.py)
 #     "conda": prefix (/opt/conda); packages = [ { url; sha256; name; size; channel; subdir;
 #              requested; } ] (url only fetches: the layer does not depend on the mirror)
 #              (conda packages, .conda or .tar.bz2, in dependency order), linked into the
@@ -87,9 +85,8 @@ let
         passAsFile = [ "layerSpec" ];
       } // attrs);
 
-      # A layer's tree, unpacked once for the steps above it (layer_tree.py): a deb layer's own
-      # second output, else a derivation that unpacks the layer.
-      treeOf = layer: if layer ? tree then layer.tree else boot.pythonDerivation "layer_tree.py" {
+      # A layer's tree, unpacked once for the Python steps above it (layer_tree.py).
+      treeOf = layer: boot.pythonDerivation "layer_tree.py" {
         name = "${layer.name}-tree";
         layerSpec = builtins.toJSON { inherit layer; inherit (spec) epoch; };
         passAsFile = [ "layerSpec" ];
@@ -115,9 +112,7 @@ let
           lower = acc.layers;
           trees = map treeOf acc.layers;
           inherit (boot) busybox;
-          # Its tree for the steps above, written from the tar it has just made (the image
-          # takes `out` only, so an image's closure holds no tree).
-        } (features layer // { outputs = [ "out" "tree" ]; })
+        } (features layer)
         else if layer.kind == "copy" then layerDrv "copy_layer.py" index layer {
           lower = (chainOf layer.stage).layers;
           inherit (layer) sources dest intoDir;

@@ -15,13 +15,11 @@ Passes:
    the chroot run_layer.py uses for run_commands; what they changed joins the layer, minus
    maintainer.DISCARD. The lower layers come as trees unpacked once (``trees``,
    layer_tree.py) and are stacked with overlayfs where they allow it (overlay.py).
-6. Add missing parent directories and write the deterministic layer (layertar.py), and its
-   tree for the steps above as a second output, ``$tree`` (layer_tree.py).
+6. Add missing parent directories and write the deterministic layer (layertar.py).
 
 Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower, trees, busybox, base, createdBy, epoch).
 Output in ``$out``:
-``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (cumulative); in ``$tree``
-(when Nix names that output): ``tree/`` and ``index.json``, as layer_tree.py writes them.
+``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (cumulative).
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-import layer_tree
 import maintainer
 import overlay
 import run_layer
@@ -184,16 +181,7 @@ def build(spec: dict, out: str) -> None:
         changed, group_file = configure(entries, layer.inputs, commands, spec)
         entries.update(changed)
         maintainer.set_group_modes(layer, group_file)
-    tree = os.environ.get("tree")
-    if tree is None:
-        write_layer_dir(entries, out, spec)
-    else:
-        # The steps above stack this layer's tree: unpacked from the tar just written, not
-        # from a gunzip of layer.tar.gz in a derivation of its own (layer_tree.py).
-        tar_copy = os.path.join(os.environ.get("TMPDIR", "/tmp"), "layer.tar")
-        write_layer_dir(entries, out, spec, tar_copy=tar_copy)
-        layer_tree.write(tar_copy, tree, spec["epoch"])
-        os.unlink(tar_copy)
+    write_layer_dir(entries, out, spec)
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
 

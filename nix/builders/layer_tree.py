@@ -12,10 +12,6 @@ cannot hold makes the layer unstackable, and a step on top of it unpacks the lay
 - a whiteout (it deletes from the layers below, which a lower directory cannot express);
 - a member a single layer cannot unpack alone (a hard link to a file of a lower layer).
 
-A deb layer (deb_layer.py), the base above all, writes its tree itself as a second output
-(``$tree``), from the uncompressed tar it has just written, with :func:`write`: the same
-bytes, without a derivation that gunzips the layer again.
-
 Input: ``$layerSpecPath`` (JSON: layer (its output folder), epoch). Output in ``$out``:
 ``tree/`` and ``index.json``: {stackable, why (when not), entries: [[path, type, mode, uid,
 gid, size, linkname]]} (type: the tar type flag).
@@ -32,19 +28,13 @@ from run_layer import rootfs, unpack
 
 
 def build(spec: dict, out: str) -> None:
-    write(os.path.join(spec["layer"], "layer.tar.gz"), out, spec["epoch"])
-
-
-def write(layer_tar: str, out: str, epoch: int) -> None:
-    """``out/tree`` and ``out/index.json`` of the layer ``layer_tar`` (``.tar.gz``, or the plain
-    tar a deb layer writes beside its ``layer.tar.gz``: deb_layer.py's second output)."""
     tree = os.path.join(out, "tree")
     os.makedirs(tree)
     headers: dict[str, tarfile.TarInfo] = {}
     whiteouts: list[str] = []
     why = None
     try:
-        unpack(layer_tar, tree, headers, epoch, whiteouts)
+        unpack(os.path.join(spec["layer"], "layer.tar.gz"), tree, headers, spec["epoch"], whiteouts)
     except OSError as error:
         why = f"it cannot be unpacked on its own ({error})"
     if why is None and whiteouts:

@@ -10,13 +10,11 @@ Determinism rules (the same for every layer kind):
 - a hard link always follows its target: if sorting would put the link first, the link is
   written as the regular file and the later target becomes the link.
 
-The uncompressed tar is not stored: it is hashed (diff_id) while it streams into gzip (and,
-for a layer that writes its own tree, into a scratch file that is unpacked and removed).
+The uncompressed tar is never stored: it is hashed (diff_id) while it streams into gzip.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import io
@@ -48,10 +46,10 @@ def sort_key(path: str) -> tuple[str, ...]:
 
 
 class _HashingWriter(io.RawIOBase):
-    """A write-only file that hashes and counts what passes through to each of ``sinks``."""
+    """A write-only file that hashes and counts what passes through to ``sink``."""
 
-    def __init__(self, *sinks):
-        self.sinks = sinks
+    def __init__(self, sink):
+        self.sink = sink
         self.sha256 = hashlib.sha256()
         self.size = 0
 
@@ -61,8 +59,7 @@ class _HashingWriter(io.RawIOBase):
     def write(self, b) -> int:
         self.sha256.update(b)
         self.size += len(b)
-        for sink in self.sinks:
-            sink.write(b)
+        self.sink.write(b)
         return len(b)
 
 
@@ -147,15 +144,13 @@ def write_tar(entries: dict[str, Entry], sink, *, epoch: int) -> None:
 GZIP_LEVEL = 5
 
 
-def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = GZIP_LEVEL,
-                tar_copy: str | None = None) -> dict:
+def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: int = GZIP_LEVEL) -> dict:
     """Write ``layer.tar.gz`` (see :func:`write_tar`) into ``out_dir``; return its descriptor
-    fields. ``tar_copy``: a file that gets the uncompressed tar too (for the layer's tree)."""
-    with open(os.path.join(out_dir, "layer.tar.gz"), "wb") as raw, \
-            (open(tar_copy, "wb") if tar_copy else contextlib.nullcontext()) as copied:
+    fields."""
+    with open(os.path.join(out_dir, "layer.tar.gz"), "wb") as raw:
         compressed = _HashingWriter(raw)
         with GzipWriter(compressed, level) as gz:
-            tar_stream = _HashingWriter(gz, *([copied] if copied else []))
+            tar_stream = _HashingWriter(gz)
             write_tar(entries, tar_stream, epoch=epoch)
     return {
         "digest": "sha256:" + compressed.sha256.hexdigest(),
@@ -171,11 +166,10 @@ def write_json(path: str, value) -> None:
         json.dump(value, f, sort_keys=True, separators=(",", ":"))
 
 
-def write_layer_dir(entries: dict[str, Entry], out: str, spec: dict, tar_copy: str | None = None) -> dict:
-    """Create ``out`` with ``layer.tar.gz`` and ``layer.json`` (digests, sizes, history line);
-    ``tar_copy``: as :func:`write_layer`'s."""
+def write_layer_dir(entries: dict[str, Entry], out: str, spec: dict) -> dict:
+    """Create ``out`` with ``layer.tar.gz`` and ``layer.json`` (digests, sizes, history line)."""
     os.makedirs(out)
-    meta = write_layer(entries, out, epoch=spec["epoch"], tar_copy=tar_copy)
+    meta = write_layer(entries, out, epoch=spec["epoch"])
     meta["createdBy"] = spec["createdBy"]
     write_json(os.path.join(out, "layer.json"), meta)
     return meta

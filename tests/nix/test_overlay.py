@@ -7,12 +7,9 @@ mounted as the builder mounts it (fake root in ``unshare -r -m``, ``userxattr``)
 get the modes and mtime the Nix store gives an output.
 """
 
-import hashlib
-import json
 import os
 import stat
 import subprocess
-import tarfile
 
 import pytest
 
@@ -145,39 +142,3 @@ def test_layers_that_cannot_be_stacked_say_why(tmp_path, shim, monkeypatch):
                                         "etc/a": layertar.directory("etc/a")})
     assert prepare(base, folder) == "etc/a is a directory in one layer and not in another"
     assert isinstance(prepare(base), overlay.Stack)
-
-
-def test_a_deb_layers_own_tree_is_the_tree_its_layer_unpacks_to(tmp_path):
-    """deb_layer.py writes its tree (its second output) from the uncompressed tar it copies as it
-    writes layer.tar.gz; layer_tree.py's derivation unpacks layer.tar.gz: the same tree, the
-    same index. The copy is the layer's uncompressed content (its diff_id)."""
-    link = tarfile.TarInfo("usr/bin/sudo")
-    link.type, link.linkname = tarfile.LNKTYPE, "usr/bin/su"
-    entries = {**base_entries(), "usr/bin/sudo": layertar.Entry(link),
-               "usr/bin/sh": layertar.symlink("usr/bin/sh", "dash")}
-    copied = tmp_path / "layer.tar"
-    layer_dir = tmp_path / "layer"
-    layertar.write_layer_dir(entries, str(layer_dir), {"epoch": EPOCH, "createdBy": "debs"}, tar_copy=str(copied))
-    own, derived = tmp_path / "own", tmp_path / "derived"
-    layer_tree.write(str(copied), str(own), EPOCH)
-    layer_tree.build({"layer": str(layer_dir), "epoch": EPOCH}, str(derived))
-
-    def contents(out):
-        found = {}
-        for top, dirs, files in os.walk(out):
-            for name in dirs + files:
-                path = os.path.join(top, name)
-                rel = os.path.relpath(path, out)
-                if os.path.islink(path):
-                    found[rel] = ("link", os.readlink(path))
-                elif os.path.isdir(path):
-                    found[rel] = ("dir",)
-                else:
-                    with open(path, "rb") as f:
-                        found[rel] = ("file", f.read())
-        return found
-
-    assert contents(own) == contents(derived)
-    assert json.loads((own / "index.json").read_text())["stackable"]
-    with open(layer_dir / "layer.json") as f:
-        assert json.load(f)["diffId"] == "sha256:" + hashlib.sha256(copied.read_bytes()).hexdigest()
