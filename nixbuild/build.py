@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from nixbuild import chain, locking, plan, rebuild, seed
+from nixbuild import chain, locking, noop, plan, rebuild, seed
 from nixbuild.python import git_source, index_login
 from nixbuild.registry import blobs as registry_blobs
 from nixbuild.store import pinned_debs, prefetch
@@ -81,6 +81,9 @@ class Project:
     _roots: dict[str, Path] = field(default_factory=dict, init=False, repr=False)  # history roots made
     # Local-files layers the CLI made (nixbuild/local/layer.py), by the layer's spec as JSON.
     _made: dict[str, plan.Seed] = field(default_factory=dict, init=False, repr=False)
+    # What each made layer (image, position) was made from, for the one-file edit's stamp.
+    _makers: dict[tuple[str, int], dict] = field(default_factory=dict, init=False, repr=False)
+    _specs: dict[str, Path] = field(default_factory=dict, init=False, repr=False)  # spec files of built images
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
@@ -225,6 +228,10 @@ class Project:
                 seed_name = local_layer.store_name(index, layer.name)
                 nar_hash = local_layer.made(seed_name, builder_spec, tools, self.settings.cache_dir)
                 self._made[layer.model_dump_json()] = plan.Seed(name=seed_name, narHash=nar_hash)
+                tree = self.local_trees(name)[int(layer.name.split("-", 1)[0])]
+                self._makers[name, index] = {
+                    "position": index, "name": seed_name, "tools": tools, "createdBy": layer.createdBy,
+                    "epoch": spec.epoch, "files": {f.remote.lstrip("/"): str(f.source) for f in tree.files}}
 
     def secret_env(self, name: str) -> dict[str, str]:
         """The environment that carries each secret-using step's values to its builder."""
@@ -315,16 +322,18 @@ class Project:
             progress(f"MODAL_IGNORE_CACHE: {link} still points at the cached image")
             return describe(name, path, path)
         item = describe(name, path, link)
+        self._specs[name] = plan.write_spec(self.spec(name, lock), self.settings)
         self._roots[name] = roots.record(self.settings.cache_dir, self.app, name, path, item.manifest_digest,
-                                         plan.write_spec(self.spec(name, lock), self.settings))
+                                         self._specs[name], nixcmd.require("nix-store", "nix-bin"))
         return item
 
-    def noop_inputs(self, built: list[BuiltImage]) -> tuple[dict[str, str], list[str], list[str]] | None:
+    def noop_inputs(self, built: list[BuiltImage]) -> tuple[dict[str, str], list[str], list[str], dict] | None:
         """What the stamp of this build watches besides the files it read (nixbuild/noop.py):
         each out-link and history root with its store path, and the files it depends on
         without opening them (local files, hashed by a stat-keyed cache; the nix/ library,
-        read by nix-build); and the progress lines of its replay. None: a build that must run
-        every time (a chroot store, a forced step, an image skipped)."""
+        read by nix-build); the progress lines of its replay; and what the one-file edit
+        needs (``edit_inputs``). None: a build that must run every time (a chroot store, a
+        forced step, an image skipped)."""
         force_all = self.settings.force_build or self.settings.ignore_cache
         if self.store is not None or self.skipped or any(
                 plan.forced_from(image, force_all) is not None for image in self.chains.values()):
@@ -334,8 +343,27 @@ class Project:
         watched = [str(f.source) for name in self.chains for tree in self.local_trees(name).values()
                    for f in tree.files]
         watched += [str(p) for p in nixcmd.nix_dir().rglob("*")]
-        return links, watched, [f"image {item.name!r} is unchanged since the last build: {item.store_path}"
-                                for item in built]
+        return links, watched, [noop.unchanged_line(item.name, item.store_path) for item in built], \
+            self.edit_inputs(built)
+
+    def edit_inputs(self, built: list[BuiltImage]) -> dict:
+        """What nixbuild/local/edit.py needs to remake each built image after its local files
+        changed: per image, the made files layers that nothing above builds on (the last
+        layers, all made here), unless another image copies from it; the CLI adds the lines
+        it printed after each image's first."""
+        images = []
+        for item in built:
+            layers = []
+            copied = any(item.name in self.stages_of(other) for other in self.chains)
+            for index in range(item.layers - 1, -1, -1):
+                if copied or (item.name, index) not in self._makers:
+                    break
+                layers.insert(0, self._makers[item.name, index])
+            images.append({"name": item.name, "link": item.link, "spec": str(self._specs[item.name]),
+                           "digest": item.manifest_digest, "size": item.size, "layers_count": item.layers,
+                           "layers": layers})
+        return {"app": str(self.app), "cache_dir": str(self.settings.cache_dir),
+                "builders": str(nixcmd.nix_dir() / "builders"), "images": images}
 
     def _build_image(self, name: str, lock: Lock, link: Path | None, progress: Progress,
                      meter: Meter | None = None) -> tuple[Path, Lock]:

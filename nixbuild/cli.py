@@ -24,7 +24,7 @@ from rich.console import Console
 from nixbuild import noop
 from nixbuild.build import Project
 from nixbuild.progress import meter
-from nixbuild.sizes import human_size
+from nixbuild.sizes import human_size, image_line
 from nixbuild.errors import InvalidError, NixbuildError, locate, shown_path
 from nixbuild.warn import one_line
 
@@ -242,13 +242,21 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, compr
 
         for described, files in zip(images, write_sbom(project, built)):
             described.sbom = files
-    emit(as_json, report.ImagesDocument(command="build", images=images),
-         "\n".join(_built_text(project, item, store is None) for item in images))
-    # The next `build` with these arguments, nothing changed, is answered from a stamp.
+    texts = [_built_text(project, item, store is None) for item in images]
+    emit(as_json, report.ImagesDocument(command="build", images=images), "\n".join(texts))
+    # The next `build` with these arguments, nothing changed, is answered from a stamp; one
+    # after local files changed, by the one-file edit (nixbuild/local/edit.py), when the
+    # output is this text.
     if (watched := project.noop_inputs(built)) is None:
         noop.discard()
     else:
-        noop.commit(*watched)
+        from nixbuild.local.edit import stdout
+
+        links, files, progress, edit = watched
+        for image, text in zip(edit["images"], texts, strict=True):
+            image["text"] = text.split("\n")[1:]
+        answerable = not as_json and stdout(edit) == "\n".join(texts) + "\n"  # it prints what this did
+        noop.commit(links, files, progress, edit if answerable else None)
 
 
 def _built_text(project: Project, image, default_store: bool) -> str:
@@ -256,8 +264,7 @@ def _built_text(project: Project, image, default_store: bool) -> str:
     shown = shown_path(Path(image.link if default_store else image.layout))
     app = shown_path(project.app)
     pick = f" --image {image.name}" if len(project.images) > 1 else ""
-    lines = [f"{image.name}: {image.manifest_digest}  {human_size(image.size)}  {len(image.layers)} layers",
-             f"  oci:{shown}:latest"]
+    lines = [image_line(image.name, image.manifest_digest, image.size, len(image.layers)), f"  oci:{shown}:latest"]
     if image.docker_archive:
         archive = shown_path(Path(image.docker_archive))
         lines += [f"  docker-archive:{archive} ({image.tag})",

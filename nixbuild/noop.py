@@ -34,6 +34,7 @@ MODAL_FORCE_BUILD, MODAL_IGNORE_CACHE); one that skipped an image or failed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -41,11 +42,12 @@ import os
 import sys
 import warnings
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 from nixbuild.store import validity
 
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 PREFIXES = ("NIX", "MODAL_")  # NIX also covers NIXBUILD_
 _ANSWERED_OPTIONS = {"--json": 0, "--frozen": 0, "--image": 1, "--lock": 1}
 _UNWATCHED = ("/nix/store/", "/proc/", "/sys/", "/dev/")
@@ -99,8 +101,8 @@ def replay(argv: list[str]) -> bool:
             return False
         if any(k.startswith(PREFIXES) and k not in env for k in os.environ):
             return False
-        if any(_stat(path) != seen for path, seen in stamp["files"].items()):
-            return False
+        stats = {path: _stat(path) for path in stamp["files"]}
+        changed = [path for path, seen in stamp["files"].items() if stats[path] != seen]
         links = stamp["links"]
         if any(os.readlink(link) != target for link, target in links.items()):
             return False
@@ -110,11 +112,48 @@ def replay(argv: list[str]) -> bool:
         return False
     if not validity.valid(sorted(set(links.values()))):
         return False
+    if changed:
+        try:
+            stdout, progress = _edited(argv, app, stamp, changed, stats)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+        if stdout is None:
+            return False
+        stderr = stamp["warnings"] + "".join(f"• {line}\n" for line in progress)
     sys.stderr.write(stderr)
     sys.stderr.flush()
     sys.stdout.write(stdout)
     sys.stdout.flush()
     return True
+
+
+def unchanged_line(image: str, store_path: str) -> str:
+    """The progress line a replay prints for each image."""
+    return f"image {image!r} is unchanged since the last build: {store_path}"
+
+
+def _edited(argv: list[str], app: str, stamp: dict, changed: list[str],
+            stats: dict[str, list[int] | None]) -> tuple[str | None, list[str]]:
+    """Answer a build whose only changes are edited local files (nixbuild/local/edit.py):
+    its stdout and progress lines, with the stamp rewritten; (None, []) when it cannot."""
+    edit = stamp.get("edit")
+    if edit is None:
+        return None, []
+    from nixbuild.local import edit as local_edit
+
+    if not local_edit.answerable(edit, changed):
+        return None, []
+    answered = local_edit.rebuild(edit, changed)
+    if answered is None:
+        return None, []
+    links, progress = answered
+    replaced = {stamp["links"][link] for link in links if link in stamp["links"]}
+    stamp["links"] = {k: v for k, v in stamp["links"].items() if v not in replaced} | links
+    stamp["files"] = stats  # as they were before the edit read them: a later write is a change
+    stamp["stdout"] = local_edit.stdout(edit)
+    stamp["progress"] = [unchanged_line(image["name"], stamp["links"][image["link"]]) for image in edit["images"]]
+    _write(_stamp_path(argv, app), stamp)
+    return stamp["stdout"], progress
 
 
 class _Tee:
@@ -139,6 +178,7 @@ class Recording:
     def __init__(self, argv: list[str], app: str):
         self.argv, self.app = list(argv), app
         self.active = True
+        self.hashing = False  # inside unwatched()
         self.read: set[str] = set()
         self.listed: set[str] = set()
         self.env_keys: set[str] = set()
@@ -147,7 +187,7 @@ class Recording:
         self.warned: list[str] = []
 
     def audit(self, event: str, args: tuple) -> None:
-        if not self.active:
+        if not self.active or self.hashing:
             return
         if event == "open":
             path, mode, flags = args
@@ -183,6 +223,22 @@ class Recording:
 
 
 _recording: Recording | None = None
+
+
+@contextlib.contextmanager
+def unwatched() -> Iterator[None]:
+    """Files opened meanwhile are not counted as read: the local files being hashed, which
+    the stamp watches by their stats anyway, and which the one-file edit may remake only when
+    the build did not otherwise open them (an app importing its own module would change)."""
+    recording = _recording
+    if recording is None:
+        yield
+        return
+    recording.hashing = True
+    try:
+        yield
+    finally:
+        recording.hashing = False
 
 
 def _watch_environ(recording: Recording) -> None:
@@ -224,21 +280,28 @@ def begin(argv: list[str]) -> bool:
     return False
 
 
-def commit(links: dict[str, str], watched: list[str], progress: list[str]) -> None:
+def commit(links: dict[str, str], watched: list[str], progress: list[str], edit: dict | None = None) -> None:
     """Write the stamp of this build (a successful one that a stamp may answer): ``links``
     maps each out-link and root to its store path; ``watched`` are files the build depends on
-    without opening them; ``progress``, the lines a replay prints on stderr. Without a
-    recording (nixbuild used as a library) it does nothing."""
+    without opening them; ``progress``, the lines a replay prints on stderr; ``edit``, what
+    the one-file edit needs (nixbuild/local/edit.py), which gets the files the build opened.
+    Without a recording (nixbuild used as a library) it does nothing."""
     global _recording
     recording, _recording = _recording, None
     if recording is None:
         return
     recording.active = False
     sys.stdout.flush()
-    path = _stamp_path(recording.argv, recording.app)
+    stamp = recording.stamp(links, watched, progress)
+    if edit is not None:
+        stamp["edit"] = {**edit, "read": sorted(p for p in recording.read if not p.startswith(_UNWATCHED))}
+    _write(_stamp_path(recording.argv, recording.app), stamp)
+
+
+def _write(path: Path, stamp: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(recording.stamp(links, watched, progress)))
+    partial.write_text(json.dumps(stamp))
     os.replace(partial, path)
 
 

@@ -45,11 +45,20 @@ class Blobs:
 
 
 def build(spec: dict, out: str) -> None:
-    blobs = Blobs(out)
-    layers, diff_ids, history = [], [], []
+    metas = []
     for layer_dir in spec["layers"]:
         with open(os.path.join(layer_dir, "layer.json")) as f:
-            meta = json.load(f)
+            metas.append(json.load(f))
+    assemble(spec, metas, out)
+
+
+def assemble(spec: dict, metas: list[dict], out: str) -> None:
+    """The layout of ``spec`` whose layers (store paths) hold ``metas`` (their layer.json).
+    The CLI's one-file edit (nixbuild/local/edit.py) calls it too, with a layer it made and
+    has not imported yet."""
+    blobs = Blobs(out)
+    layers, diff_ids, history = [], [], []
+    for layer_dir, meta in zip(spec["layers"], metas, strict=True):
         # A zstd layer (zstd_layer.py) names its blob and media type; every other is gzip.
         layers.append(blobs.link(meta.get("mediaType", MEDIA_LAYER_GZIP), meta,
                                  os.path.join(layer_dir, meta.get("blob", "layer.tar.gz"))))

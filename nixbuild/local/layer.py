@@ -27,8 +27,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from nixbuild.errors import BuildError
 from nixbuild.lock import write_atomic
+from nixbuild.local import builder
 from nixbuild.local.nar import fixed_output_path
 from nixbuild.tools import nixcmd
 
@@ -81,19 +81,9 @@ def _make(name: str, builder_spec: dict, tools: str, cache_dir: Path) -> str:
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="layer-", dir=cache_dir))
     try:
-        spec = staging / "spec.json"
-        spec.write_text(json.dumps(builder_spec))
         out = staging / name
-        libdir = f"{tools}/usr/lib/x86_64-linux-gnu"
-        proc = subprocess.run(
-            [f"{libdir}/ld-linux-x86-64.so.2", "--library-path", libdir, f"{tools}/usr/bin/python3.11",
-             # Bytecode cached in nixbuild's cache (Debian's .debs ship none; the sandbox's run
-             # compiles the standard library every time): it never changes what is written.
-             "-E", "-s", "-X", f"pycache_prefix={cache_dir / 'pycache'}",
-             str(nixcmd.nix_dir() / "builders" / BUILDER[0])],
-            env={"layerSpecPath": str(spec), "out": str(out)}, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError(f"making the local-files layer {name} failed:\n{proc.stderr.strip()}")
+        builder.run(nixcmd.nix_dir() / "builders" / BUILDER[0], builder_spec, out, tools, cache_dir,
+                    f"the local-files layer {name}")
         path = nixcmd.add_fixed_recursive(out)
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(staging)], capture_output=True)

@@ -18,14 +18,18 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from nixbuild.errors import InvalidError
-from nixbuild.local.files import LocalFile
+
+if TYPE_CHECKING:  # files.py imports the Image API; the one-file edit must not
+    from nixbuild.local.files import LocalFile
 
 NIX_BASE32_ALPHABET = "0123456789abcdfghijklmnpqrsvwxyz"
 _CHUNK = 1 << 20
@@ -86,6 +90,11 @@ def nar_sha256_hex(value: str) -> str:
     return nix_base32_decode(text, 32).hex()
 
 
+def default_mode(mode: int) -> int:
+    """The permission bits a NAR gives a file of mode ``mode``: only "executable" survives."""
+    return 0o755 if mode & 0o111 else 0o644
+
+
 def compress_hash(digest: bytes, size: int = 20) -> bytes:
     """Nix's ``compressHash``: fold a digest to ``size`` bytes by XOR."""
     out = bytearray(size)
@@ -94,16 +103,20 @@ def compress_hash(digest: bytes, size: int = 20) -> bytes:
     return bytes(out)
 
 
-def fixed_output_path(name: str, nar_hash_b32: str, store_dir: str = "/nix/store") -> str:
+def fixed_output_path(name: str, nar_hash_b32: str, store_dir: str = "/nix/store",
+                      references: Iterable[str] = ()) -> str:
     """The store path of a recursive sha256 fixed-output path named ``name``.
 
     What ``nix-store --add-fixed --recursive sha256 DIR`` prints for a ``DIR`` called ``name``
-    (Nix's ``makeFixedOutputPath`` for a "source" path without references).
+    (Nix's ``makeFixedOutputPath`` for a "source" path); with ``references`` (store paths the
+    content names), what ``nix store make-content-addressed`` names such a path: each
+    reference is part of the type, in the order of Nix's sets.
     """
     if not _STORE_NAME.fullmatch(name) or name.startswith(".") or len(name) > 211:
         raise ValueError(f"invalid Nix store path name {name!r}")
     digest_hex = nix_base32_decode(nar_hash_b32, 32).hex()
-    fingerprint = f"source:sha256:{digest_hex}:{store_dir}:{name}"
+    kind = "".join([":" + ref for ref in sorted(set(references))])
+    fingerprint = f"source{kind}:sha256:{digest_hex}:{store_dir}:{name}"
     path_hash = compress_hash(hashlib.sha256(fingerprint.encode()).digest())
     return f"{store_dir}/{nix_base32(path_hash)}-{name}"
 
@@ -144,14 +157,14 @@ def _str(data: bytes) -> bytes:
     return struct.pack("<Q", len(data)) + data + b"\0" * (-len(data) % 8)
 
 
-def _write_file(file: LocalFile, write: Callable[[bytes], object]) -> None:
+def _write_file(source: Path | bytes, mode: int, write: Callable[[bytes], object]) -> None:
     write(_str(b"(") + _str(b"type") + _str(b"regular"))
-    if file.mode & 0o111:
+    if mode & 0o111:
         write(_str(b"executable") + _str(b""))
     try:
-        stream = open(file.source, "rb")
+        stream = open(source, "rb")
     except OSError as exc:
-        raise InvalidError(f"cannot read {file.source}: {exc.strerror}", fix="make the file readable") from exc
+        raise InvalidError(f"cannot read {os.fsdecode(source)}: {exc.strerror}", fix="make the file readable") from exc
     with stream:
         size = os.fstat(stream.fileno()).st_size
         write(_str(b"contents") + struct.pack("<Q", size))
@@ -159,7 +172,7 @@ def _write_file(file: LocalFile, write: Callable[[bytes], object]) -> None:
         while remaining:
             chunk = stream.read(min(_CHUNK, remaining))
             if not chunk:
-                raise InvalidError(f"{file.source} shrank while it was read", fix="build again once it is written")
+                raise InvalidError(f"{os.fsdecode(source)} shrank while it was read", fix="build again once it is written")
             write(chunk)
             remaining -= len(chunk)
     write(b"\0" * (-size % 8) + _str(b")"))
@@ -173,7 +186,7 @@ def _write_dir(tree: _Tree, write: Callable[[bytes], object]) -> None:
         if isinstance(node, dict):
             _write_dir(node, write)
         else:
-            _write_file(node, write)
+            _write_file(node.source, node.mode, write)
         write(_str(b")"))
     write(_str(b")"))
 
@@ -183,6 +196,32 @@ def write_nar(files: Iterable[LocalFile], write: Callable[[bytes], object]) -> N
     tree = _tree(files)
     write(_str(b"nix-archive-1"))
     _write_dir(tree, write)
+
+
+def dump_path(path: Path, write: Callable[[bytes], object]) -> None:
+    """Stream the NAR of ``path`` as it is on disk (``nix-store --dump``): directories,
+    regular files with their executable bit, and symbolic links, which are not followed."""
+
+    def node(entry: bytes) -> None:
+        st = os.lstat(entry)
+        if stat.S_ISLNK(st.st_mode):
+            write(_str(b"(") + _str(b"type") + _str(b"symlink") + _str(b"target") + _str(os.readlink(entry))
+                  + _str(b")"))
+        elif stat.S_ISDIR(st.st_mode):
+            write(_str(b"(") + _str(b"type") + _str(b"directory"))
+            for name in sorted(os.listdir(entry)):
+                write(_str(b"entry") + _str(b"(") + _str(b"name") + _str(name) + _str(b"node"))
+                node(os.path.join(entry, name))
+                write(_str(b")"))
+            write(_str(b")"))
+        elif stat.S_ISREG(st.st_mode):
+            _write_file(entry, st.st_mode, write)
+        else:
+            raise InvalidError(f"{os.fsdecode(entry)} is neither a file, a directory nor a symbolic link",
+                               fix="report this as a bug")
+
+    write(_str(b"nix-archive-1"))
+    node(os.fsencode(path))
 
 
 def nar_hash(files: Iterable[LocalFile]) -> str:

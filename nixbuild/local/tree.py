@@ -20,10 +20,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nixbuild import noop
 from nixbuild.tools import nixcmd
 from nixbuild.errors import BuildError, InvalidError
 from nixbuild.local.files import LocalFile, files_for_step
-from nixbuild.local.nar import cached_nar_hash, fixed_output_path, materialise
+from nixbuild.local.nar import cached_nar_hash, default_mode, fixed_output_path, materialise
 
 TREE_NAME = "local-files"  # identical trees of two steps or images share one store path
 
@@ -41,14 +42,12 @@ class LocalTree:
         return fixed_output_path(self.name, self.nar_hash)
 
 
-def default_mode(mode: int) -> int:
-    return 0o755 if mode & 0o111 else 0o644
-
-
 def tree_of(step, *, cwd: Path, where: str, cache_dir: Path) -> LocalTree:
     files = tuple(files_for_step(step, cwd=cwd, where=where))
     modes = {f.remote.lstrip("/"): f.mode for f in files if f.mode != default_mode(f.mode)}
-    return LocalTree(name=TREE_NAME, nar_hash=cached_nar_hash(list(files), cache_dir), files=files, modes=modes)
+    with noop.unwatched():  # read to be hashed, not to define the image: see noop.unwatched
+        nar_hash = cached_nar_hash(list(files), cache_dir)
+    return LocalTree(name=TREE_NAME, nar_hash=nar_hash, files=files, modes=modes)
 
 
 def ensure(tree: LocalTree, cache_dir: Path, store: str | None = None) -> None:
@@ -57,7 +56,8 @@ def ensure(tree: LocalTree, cache_dir: Path, store: str | None = None) -> None:
         return
     staging = Path(tempfile.mkdtemp(prefix="local-", dir=cache_dir))
     try:
-        materialise(list(tree.files), staging / tree.name)
+        with noop.unwatched():  # copied, as hashed: see noop.unwatched
+            materialise(list(tree.files), staging / tree.name)
         path = nixcmd.add_fixed_recursive(staging / tree.name, store)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from nixbuild.errors import LockError
 from nixbuild.lock import read_lock
 from nixbuild.oci.runner import remove_tree
-from nixbuild.store.roots import RootRecord, app_dir, history, roots_dir
+from nixbuild.store.root_records import RootRecord
+from nixbuild.store.roots import app_dir, history, roots_dir
 from nixbuild.tools import nixcmd
 
 

@@ -9,14 +9,20 @@ import os
 import sqlite3
 import subprocess
 
-NIX_DB = "/nix/var/nix/db/db.sqlite"
+STATE_DIR = "/nix/var/nix"
+NIX_DB = f"{STATE_DIR}/db/db.sqlite"
 # A store set elsewhere (a daemon, another state folder) is asked through nix-store.
 _ELSEWHERE = ("NIX_REMOTE", "NIX_STATE_DIR", "NIX_STORE_DIR", "NIX_STORE")
 
 
+def default_store() -> bool:
+    """Whether Nix uses the default store in /nix, not one set elsewhere by the environment."""
+    return not any(os.environ.get(name) for name in _ELSEWHERE)
+
+
 def valid(paths: list[str], nix_store: str = "nix-store") -> bool:
     """True when every path is valid in the default store."""
-    if not any(os.environ.get(name) for name in _ELSEWHERE):
+    if default_store():
         try:
             with sqlite3.connect(f"file:{NIX_DB}?mode=ro", uri=True, timeout=1) as db:
                 return all(db.execute("SELECT 1 FROM ValidPaths WHERE path = ?", (path,)).fetchone()

@@ -1,16 +1,27 @@
 """A build that nothing changed is answered from its stamp (nixbuild/noop.py): the same
 stdout, the app not loaded, no Nix evaluation; and any change the build depends on runs the
 full build again. The image is debian_slim (shared with the other tests' builds) plus one
-local file."""
+local file.
+
+A build whose only change is an edited local file is answered by the one-file edit
+(nixbuild/local/edit.py): the layer and the image made without loading the app or starting
+nix-build. Its oracle is the full build, whose image derivation must give the same digest
+and print the same lines; Nix itself checks what was imported (``--verify-path``,
+``--references``), and skopeo reads the layout. An edit of a file
+the app imports, or one below a step that runs on it, is a full build."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import tarfile
+from pathlib import Path
 
 import pytest
 
+from nixbuild.store.root_records import RootRecord
+from nixbuild.store.roots import GC_ROOTS_AUTO
 from tests.e2e.conftest import payload
 
 APP = """
@@ -88,3 +99,104 @@ def test_a_change_it_depends_on_runs_the_full_build(app, cli, change):
     assert os.readlink(link) == target
     (app.parent / "helper.py").unlink(missing_ok=True)
 
+
+
+def remade(proc: subprocess.CompletedProcess) -> bool:
+    return "app loaded" not in proc.stderr and "remade without nix-build" in proc.stderr
+
+
+def nix_store(*args: str) -> str:
+    return subprocess.run(["nix-store", *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_an_edited_local_file_is_remade_without_nix_build_as_the_full_build_makes_it(app, cli):
+    data = app.parent / "data.txt"
+    build(cli, app)
+    data.write_text("edited\n")  # in place, as an editor saves
+    proc = build(cli, app)
+    assert remade(proc), proc.stderr
+    image = os.path.realpath(app.parent / ".nixbuild" / "image")
+
+    # What Nix holds: a valid path with its layers as references (its name: tests/store/test_imports.py).
+    nix_store("--verify-path", image)
+    blobs = Path(image) / "blobs" / "sha256"
+    layers = {os.path.dirname(os.readlink(b)) for b in blobs.iterdir() if b.is_symlink()}
+    assert set(nix_store("--query", "--references", image).split()) == layers
+    inspected = json.loads(subprocess.run(["skopeo", "inspect", f"oci:{image}:latest"], capture_output=True,
+                                          text=True, check=True).stdout)
+    assert len(inspected["Layers"]) == len(layers) == 3  # debian_slim's two, and the file's
+    # Kept by a history root that gc reads, and by the out-link's GC root.
+    records = [RootRecord.model_validate_json(f.read_text()) for f in Path(os.environ.get(
+        "NIXBUILD_CACHE_DIR", Path.home() / ".cache" / "nixbuild")).glob("roots/*/*.json") if f.name != "app.json"]
+    assert any(r.store_path == image and r.app == str(app) for r in records)
+    assert f"{app.parent / '.nixbuild' / 'image'} -> {image}" in nix_store("--gc", "--print-roots")
+    assert GC_ROOTS_AUTO.is_dir()
+
+    full = build(cli, app, env={"NIXBUILD_NO_NOOP": "1"})  # the image derivation, built by nix-build
+    assert "app loaded" in full.stderr
+    assert proc.stdout == full.stdout
+    assert os.path.realpath(app.parent / ".nixbuild" / "image") != image  # the derivation's own path
+
+
+def test_edits_in_a_row_are_remade_and_the_build_after_is_answered(app, cli):
+    data = app.parent / "data.txt"
+    build(cli, app)
+    data.write_text("one\n")
+    first = build(cli, app)
+    data.write_text("two, longer\n")
+    second = build(cli, app)
+    assert remade(first) and remade(second), (first.stderr, second.stderr)
+    assert first.stdout.split()[1] != second.stdout.split()[1]  # the manifest digests
+    again = build(cli, app)
+    assert answered(again), again.stderr
+    assert again.stdout == second.stdout
+    assert os.path.realpath(app.parent / ".nixbuild" / "image") in again.stderr
+
+
+IMPORTS = """
+import sys
+import modal
+import settings
+
+print("app loaded", file=sys.stderr)
+image = (modal.Image.debian_slim(python_version="3.11")
+         .env({"MODE": settings.MODE})
+         .add_local_python_source("settings", copy=True))
+"""
+
+RUNS_ON = """
+import sys
+import modal
+
+print("app loaded", file=sys.stderr)
+image = (modal.Image.debian_slim(python_version="3.11")
+         .add_local_file("data.txt", "/srv/data.txt", copy=True)
+         .run_commands("cp /srv/data.txt /srv/copy.txt"))
+"""
+
+
+@pytest.mark.parametrize("case", ["a module the app imports", "a file a later step runs on"])
+def test_an_edit_the_image_depends_on_otherwise_runs_the_full_build(tmp_path, cli, case):
+    app = tmp_path / "app.py"
+    if case == "a module the app imports":
+        app.write_text(IMPORTS)
+        edited = tmp_path / "settings.py"
+        edited.write_text('MODE = "first"\n')
+    else:
+        app.write_text(RUNS_ON)
+        edited = tmp_path / "data.txt"
+        edited.write_text("first\n")
+    build(cli, app)
+    edited.write_text(edited.read_text().replace("first", "later"))
+    proc = build(cli, app)
+    assert "app loaded" in proc.stderr and not remade(proc), proc.stderr
+    config = json.loads(subprocess.run(["skopeo", "inspect", "--config", f"oci:{app.parent / '.nixbuild' / 'image'}:latest"],
+                                       capture_output=True, text=True, check=True).stdout)
+    if case == "a module the app imports":
+        assert "MODE=later" in config["config"]["Env"]
+    else:  # the run step's layer holds the copy of the edited file
+        layout = app.parent / ".nixbuild" / "image"
+        index = json.loads((layout / "index.json").read_text())
+        manifest = json.loads((layout / "blobs" / index["manifests"][0]["digest"].replace(":", "/")).read_text())
+        with tarfile.open(layout / "blobs" / manifest["layers"][-1]["digest"].replace(":", "/")) as tar:
+            assert tar.extractfile("srv/copy.txt").read() == b"later\n"
