@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class NixbuildError(Exception):
@@ -100,9 +99,10 @@ _STEP_WHERE = re.compile(r"^image '(?P<image>[^']+)'(?:, step (?P<step>\d+) [a-z
 _FILE_WHERE = re.compile(r"^(?P<file>.+):(?P<line>\d+)$")
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where an error happened: image and step, and the app file and line that made the step."""
+class Place(NamedTuple):
+    """Where an error happened: image and step, and the app file and line that made the step.
+    (A named tuple, not a dataclass: the no-op and the one-file edit import this module, and
+    dataclasses costs them inspect's import.)"""
 
     image: str | None = None
     step: int | None = None

@@ -27,6 +27,11 @@ still valid in the Nix store (nixbuild/store/validity.py):
 a valid path's whole closure is valid, so the image can be read and pushed. Anything else,
 including a stamp that cannot be read, runs the full build, which writes a new stamp.
 
+A build whose only changes are edited local files, which the build read only to hash them
+(``unwatched``), is answered by the one-file edit (nixbuild/local/edit.py): their layers and
+the image are made again here, and the stamp is rewritten; a stamp holds what that needs
+(``edit``) only for a build that printed text, not ``--json``.
+
 Builds that are never answered from a stamp: any option besides ``--image``, ``--lock``,
 ``--json`` and ``--frozen``; a chroot store; a build that forces a step (force_build,
 MODAL_FORCE_BUILD, MODAL_IGNORE_CACHE); one that skipped an image or failed.

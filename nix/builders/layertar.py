@@ -21,19 +21,18 @@ import io
 import json
 import os
 import tarfile
-from dataclasses import dataclass
 
 from pgzip import GzipWriter
 
 
-@dataclass
 class Entry:
     """A tar entry; a regular file's bytes are ``data``, or the file at ``source`` (streamed,
-    so a layer of large files never sits in memory)."""
+    so a layer of large files never sits in memory). A plain class, not a dataclass: the CLI
+    runs a builder for each edit (nixbuild/local/edit.py), and dataclasses' import of inspect
+    would be most of its start."""
 
-    info: tarfile.TarInfo
-    data: bytes | None = None
-    source: str | None = None
+    def __init__(self, info: tarfile.TarInfo, data: bytes | None = None, source: str | None = None):
+        self.info, self.data, self.source = info, data, source
 
     def open(self):
         if self.source is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import zlib
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 CHUNK = 1 << 20
 WINDOW = 32 * 1024
@@ -52,7 +51,7 @@ class GzipWriter:
         self.sink = sink
         self.level = level
         self.workers = workers or threads()
-        self.pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        self.pool = None  # threads start with the second piece: a small layer needs none
         self.pending: deque = deque()  # pieces being deflated, in output order
         self.buffer = bytearray()
         self.previous = b""  # the last WINDOW bytes of input before ``buffer``
@@ -76,6 +75,10 @@ class GzipWriter:
         self.crc = zlib.crc32(piece, self.crc)
         self.size += len(piece)
         zdict, self.previous = self.previous, (self.previous + piece)[-WINDOW:]
+        if self.pool is None and not last and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor  # here: its import is most of a small layer's time
+
+            self.pool = ThreadPoolExecutor(self.workers)
         if self.pool is None:
             self.sink.write(_deflate(piece, zdict, self.level, last))
             return

@@ -16,10 +16,15 @@ none was opened otherwise, the edit is made here, as the full build would make i
 2. the image is assembled by nix/builders/oci_image.py's own ``assemble``, from the previous
    image's config (the config, creation time, reference and architecture are all in it) and
    its layers, with the remade ones in place;
-3. the layers and the image go into the store in one ``nix-store --import``
-   (store/imports.py), the image with its layers as references, so it keeps them alive;
-4. the out-link is switched in one rename, a history root is recorded (store/roots.py), and
-   the stamp is rewritten with what was just read, so the next edit is answered here too.
+3. the image is rooted first (a history root and the out-link, switched in one rename;
+   store/roots.py writes both without nix-store), then the layers and the image go into the
+   store in one ``nix-store --import`` (store/imports.py, started before the layers are made
+   so that Nix's start overlaps them), the image with its layers as references, so it keeps
+   them alive; a failed import puts the out-link back;
+4. the stamp is rewritten with what was just read, so the next edit is answered here too.
+
+The history root's record names the spec file of the full build it came from (gc only uses
+it to remove spec files no root names).
 
 The image's store path is the content-addressed one of its layout, not the image
 derivation's output (the same bytes, another name): ``nixbuild check`` and every command but
@@ -85,11 +90,12 @@ def _install(edit: dict, plans: list, importer: imports.Importer) -> tuple[dict[
     """Root each new image (history root, out-link), then import the layers and images: a
     garbage collection running meanwhile finds them rooted the moment they are valid. When
     the import fails, the out-links are put back."""
-    links, progress, previous = {}, [], {}
+    links, progress, previous, made_roots = {}, [], {}, []
     try:
         for image, (_, store_path, digest, size) in plans:
             root = roots.record(Path(edit["cache_dir"]), Path(edit["app"]), image["name"], store_path, digest,
                                 image["spec"])
+            made_roots.append(root)
             previous[image["link"]] = os.readlink(image["link"])
             roots.add_indirect_root(Path(image["link"]), store_path)  # its gcroots/auto entry is there already
             links[image["link"]], links[str(root)] = store_path, store_path
@@ -97,6 +103,8 @@ def _install(edit: dict, plans: list, importer: imports.Importer) -> tuple[dict[
     except BaseException:
         for link, target in previous.items():
             roots.add_indirect_root(Path(link), target)
+        for root in made_roots:
+            roots.forget(root)
         raise
     for image, (_, store_path, digest, size) in plans:
         image.update(digest=digest, size=size)
@@ -125,9 +133,11 @@ def _remake(image: dict, todo: list[dict], edit: dict, work: Path):
         position = layer["position"]
         if position >= len(layer_dirs) or not layer_dirs[position].endswith("-" + layer["name"]):
             return None
-        out = work / layer["name"]
-        builder.run(Path(edit["builders"]) / "file_layer.py", {"tree": str(_links(layer["files"], work / f"tree-{position}")),
-                    "modes": _modes(layer["files"]), "createdBy": layer["createdBy"], "epoch": layer["epoch"]},
+        out = work / image["name"] / layer["name"]
+        tree = _links(layer["files"], work / image["name"] / f"tree-{position}")
+        builder.run(Path(edit["builders"]) / "file_layer.py",
+                    {"tree": str(tree), "modes": _modes(layer["files"]), "createdBy": layer["createdBy"],
+                     "epoch": layer["epoch"]},
                     out, layer["tools"], Path(edit["cache_dir"]), f"the local-files layer {layer['name']}")
         item = imports.importable(out, layer["name"])
         made.append(item)
@@ -137,7 +147,7 @@ def _remake(image: dict, todo: list[dict], edit: dict, work: Path):
     spec = {"layers": layer_dirs, "config": config["config"], "created": config["created"],
             "architecture": config["architecture"],
             "ref": descriptor["annotations"]["org.opencontainers.image.ref.name"]}
-    layout = work / "image"
+    layout = work / image["name"] / "image"
     _oci_image(edit["builders"]).assemble(spec, metas, str(layout))
     image_item = imports.importable(layout, os.path.basename(previous)[33:], references=layer_dirs)
     with open(layout / "index.json") as f:

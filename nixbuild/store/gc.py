@@ -24,7 +24,7 @@ from nixbuild.errors import LockError
 from nixbuild.lock import read_lock
 from nixbuild.oci.runner import remove_tree
 from nixbuild.store.root_records import RootRecord
-from nixbuild.store.roots import app_dir, history, roots_dir
+from nixbuild.store.roots import app_dir, forget, history, roots_dir
 from nixbuild.tools import nixcmd
 
 
@@ -165,8 +165,7 @@ def collect(cache_dir: Path, app: Path | None = None, *, dry_run: bool = False) 
         doomed = sorted(candidates - reached - kept_targets)
     else:
         for link in removed_links:
-            link.unlink(missing_ok=True)
-            link.with_name(link.name + ".json").unlink(missing_ok=True)
+            forget(link)
         for path in recorded:
             if not path.is_file():
                 remove_tree(app_dir(cache_dir, path))

@@ -22,8 +22,8 @@ import hashlib
 import struct
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from nixbuild.errors import BuildError
 from nixbuild.local.nar import dump_path, fixed_output_path, nix_base32
@@ -31,8 +31,7 @@ from nixbuild.local.nar import dump_path, fixed_output_path, nix_base32
 _EXPORT_MAGIC = 0x4558494E
 
 
-@dataclass(frozen=True)
-class Importable:
+class Importable(NamedTuple):
     """A folder made here, ready to be imported: its NAR and the store path it will have."""
 
     store_path: str

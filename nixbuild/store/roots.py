@@ -57,6 +57,12 @@ def record(cache_dir: Path, app: Path, image: str, store_path: Path | str, manif
     return link
 
 
+def forget(link: Path) -> None:
+    """Remove a history root that ``record`` made, and its record."""
+    link.unlink(missing_ok=True)
+    link.with_name(link.name + ".json").unlink(missing_ok=True)
+
+
 def direct_roots() -> bool:
     """Whether roots can be written here, without nix-store (see add_indirect_root)."""
     return validity.default_store() and os.access(GC_ROOTS_AUTO, os.W_OK)

@@ -200,3 +200,30 @@ def test_an_edit_the_image_depends_on_otherwise_runs_the_full_build(tmp_path, cl
         manifest = json.loads((layout / "blobs" / index["manifests"][0]["digest"].replace(":", "/")).read_text())
         with tarfile.open(layout / "blobs" / manifest["layers"][-1]["digest"].replace(":", "/")) as tar:
             assert tar.extractfile("srv/copy.txt").read() == b"later\n"
+
+
+def test_a_failed_import_leaves_the_out_link_and_roots_as_they_were(app, cli, monkeypatch):
+    from nixbuild import noop
+    from nixbuild.errors import BuildError
+    from nixbuild.local import edit
+    from nixbuild.store import imports
+
+    build(cli, app)
+    (stamp_file,) = [p for p in (app.parent / ".nixbuild" / "noop").glob("*.json")
+                     if json.loads(p.read_text())["argv"] == ["build", str(app)] and "edit" in json.loads(p.read_text())]
+    stamp = json.loads(stamp_file.read_text())
+    link = app.parent / ".nixbuild" / "image"
+    before = os.readlink(link)
+    roots_folder = Path(next(iter(k for k in stamp["links"] if k != str(link)))).parent
+    kept = sorted(roots_folder.iterdir())
+    data = app.parent / "data.txt"
+    data.write_text("never imported\n")
+
+    def refuse(self, items):
+        raise BuildError("nix-store --import failed: refused by the test")
+
+    monkeypatch.setattr(imports.Importer, "run", refuse)
+    assert edit.rebuild(stamp["edit"], [str(data)]) is None
+    assert os.readlink(link) == before
+    assert sorted(roots_folder.iterdir()) == kept
+    assert noop.validity.valid([before])
