@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nixbuild.debian.index import SuiteSnapshot
 from nixbuild.debian.snapshot import SNAPSHOT_ENV, snapshot_urls
-from nixbuild.errors import BuildError
 from nixbuild.local.nar import compress_hash, nix_base32
 from nixbuild.lock import DebPin, Lock
 from nixbuild.settings import Settings
@@ -75,12 +73,7 @@ def _add(pin: DebPin, snapshots: list[SuiteSnapshot], settings: Settings, store:
         dest = Path(tmp) / nixcmd.store_name(pin.filename)
         fetch_first(urls, pin.sha256, dest, what=f"the pinned {pin.name} {pin.version} ({pin.filename})",
                     fix=_fix())
-        cmd = [nixcmd.require("nix-store", "nix-bin"), "--add-fixed", "sha256", str(dest)]
-        if store:
-            cmd += ["--store", store]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError(f"nix-store --add-fixed {dest.name} failed: {proc.stderr.strip()}")
+        nixcmd.add_fixed(dest, store)
 
 
 def recover(message: str, lock: Lock, image: str, settings: Settings, store: str | None = None) -> list[DebPin]:

@@ -39,8 +39,6 @@ from nixbuild.tools import nixcmd, substituters
 
 # Downloads at a time, each thread over its own kept-alive connections (debian/fetch.py).
 PARALLEL = 4
-# Paths per nix-store call: far below the kernel's argument limit.
-_CHUNK = 500
 
 
 class PinnedFile(BaseModel, frozen=True):
@@ -78,9 +76,9 @@ def missing(paths: list[str], store: str | None = None) -> set[str]:
     if store is None and validity.valid(paths, nixcmd.require("nix-store", "nix-bin")):
         return set()
     invalid: set[str] = set()
-    for start in range(0, len(paths), _CHUNK):
+    for start in range(0, len(paths), nixcmd.ARGS_AT_ONCE):
         cmd = [nixcmd.require("nix-store", "nix-bin"), "--check-validity", "--print-invalid",
-               *paths[start:start + _CHUNK], *(["--store", store] if store else [])]
+               *paths[start:start + nixcmd.ARGS_AT_ONCE], *(["--store", store] if store else [])]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"nix-store --check-validity failed: {proc.stderr.strip()}")
@@ -126,11 +124,5 @@ def prefetch(specs: list[dict], cache_dir: Path, store: str | None = None,
             got = [path for path in pool.map(download, wanted) if path is not None]
         for each in opened:
             each.close()
-        for start in range(0, len(got), _CHUNK):
-            cmd = [nixcmd.require("nix-store", "nix-bin"), "--add-fixed", "sha256",
-                   *map(str, got[start:start + _CHUNK]), *(["--store", store] if store else [])]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise BuildError(f"nix-store --add-fixed of the downloaded pinned files failed: "
-                                 f"{proc.stderr.strip()}")
+        nixcmd.add_fixed_files(got, store)
     return len(got)

@@ -289,13 +289,27 @@ def add_fixed_recursive(path: Path, store: str | None = None) -> str:
 
 def add_fixed(path: Path, store: str | None = None, *, recursive: bool = False) -> str:
     """``nix-store --add-fixed [--recursive] sha256 PATH`` -> store path (named as the file)."""
-    cmd = [require("nix-store", "nix-bin"), "--add-fixed", *(["--recursive"] if recursive else []), "sha256", str(path)]
-    if store:
-        cmd += ["--store", store]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"nix-store --add-fixed {path} failed: {proc.stderr.strip()}")
-    return proc.stdout.strip()
+    (added,) = add_fixed_files([path], store, recursive=recursive)
+    return added
+
+
+ARGS_AT_ONCE = 500  # paths per nix-store call: far below the kernel's limit on arguments
+
+
+def add_fixed_files(paths: list[Path], store: str | None = None, *, recursive: bool = False) -> list[str]:
+    """``nix-store --add-fixed [--recursive] sha256 PATH...`` -> their store paths, in order
+    (one call per ARGS_AT_ONCE paths)."""
+    added: list[str] = []
+    for start in range(0, len(paths), ARGS_AT_ONCE):
+        chunk = paths[start:start + ARGS_AT_ONCE]
+        cmd = [require("nix-store", "nix-bin"), "--add-fixed", *(["--recursive"] if recursive else []), "sha256",
+               *map(str, chunk), *(["--store", store] if store else [])]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            what = chunk[0] if len(chunk) == 1 else f"{len(chunk)} files"
+            raise BuildError(f"nix-store --add-fixed {what} failed: {proc.stderr.strip()}")
+        added += proc.stdout.split()
+    return added
 
 
 def nar_hash(path: Path) -> str:
