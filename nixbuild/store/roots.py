@@ -1,7 +1,7 @@
 """The GC roots nixbuild makes, recorded so that ``nixbuild gc`` can tell them from anyone else's.
 
 Each build of an image is held by two roots: the out-link ``.nixbuild/<image>`` beside the
-app (the latest build; nix-build makes it) and a history root under
+app (the latest build; nix-build makes it, or the one-file edit) and a history root under
 ``<cache>/roots/<app key>/`` made here, which keeps that build (as Docker keeps old images)
 until ``nixbuild gc`` finds that no current lock's image needs it. The app's path is written
 beside its roots, so gc can tell when the app's folder is gone. Nothing outside this folder
