@@ -25,6 +25,7 @@ from nixbuild import noop
 from nixbuild.build import Project
 from nixbuild.progress import meter
 from nixbuild.sizes import human_size, image_line
+from nixbuild.store import validity
 from nixbuild.errors import InvalidError, NixbuildError, locate, shown_path
 from nixbuild.warn import one_line
 
@@ -153,6 +154,8 @@ _EMITTED = "nixbuild.emitted"  # a --json document is out: a later failure adds 
 
 def _project(app: Path, image: str | None, lock_path: Path | None, store: Path | None = None,
              compression: str = "gzip") -> Project:
+    if store is None and (chroot := validity.chroot_store()):
+        store = Path(chroot)  # NIX_CONFIG='store = DIR' (or nix.conf): as --store DIR
     project = Project.load(app, image=image, lock_path=lock_path, store=store)
     project.compression = compression
     click.get_current_context().meta[_PROJECT] = project  # errors name the step's file and line
@@ -242,7 +245,7 @@ def build(app, image, lock_path, as_json, frozen, fmt, output, tag, store, compr
 
         for described, files in zip(images, write_sbom(project, built)):
             described.sbom = files
-    texts = [_built_text(project, item, store is None) for item in images]
+    texts = [_built_text(project, item, project.store is None) for item in images]
     emit(as_json, report.ImagesDocument(command="build", images=images), "\n".join(texts))
     # The next `build` with these arguments, nothing changed, is answered from a stamp; one
     # after local files changed, by the one-file edit (nixbuild/local/edit.py), when the

@@ -33,7 +33,7 @@ the image are made again here, and the stamp is rewritten; a stamp holds what th
 (``edit``) only for a build that printed text, not ``--json``.
 
 Builds that are never answered from a stamp: any option besides ``--image``, ``--lock``,
-``--json`` and ``--frozen``; a chroot store; a build that forces a step (force_build,
+``--json`` and ``--frozen``; a chroot store (``--store`` or the ``store`` setting); a build that forces a step (force_build,
 MODAL_FORCE_BUILD, MODAL_IGNORE_CACHE); one that skipped an image or failed.
 """
 
@@ -273,7 +273,7 @@ def begin(argv: list[str]) -> bool:
     """At the start of the command: True when a stamp answered it (the output is printed);
     otherwise start recording when a stamp may answer it next time."""
     global _recording
-    if os.environ.get("NIXBUILD_NO_NOOP") or _app_of(argv) is None:
+    if os.environ.get("NIXBUILD_NO_NOOP") or _app_of(argv) is None or validity.chroot_store():
         return False
     if replay(argv):
         return True
