@@ -1,8 +1,8 @@
 """Builder: ``COPY --from``: paths out of another chain's filesystem as a layer.
 
 Passes:
-1. Unpack that chain's layers (``lower``) in order, honouring whiteouts, into ``$TMPDIR/root``
-   with run_layer's unpacker, which keeps each path's tar header (mode, type, link target).
+1. Unpack that chain's layers (``lower``) in order, honouring whiteouts, into a scratch folder
+   (run_layer.scratch) with run_layer's unpacker, which keeps each path's tar header (mode, type, link target).
 2. For each source (an absolute image path; a symlink on the way, or the source itself, is
    followed inside the root, as Docker resolves it): a file goes to ``dest`` (or into it with
    ``intoDir``); a directory's contents go into ``dest``, each entry keeping its type, permission

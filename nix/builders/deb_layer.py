@@ -11,9 +11,9 @@ Passes:
    root links of merged /usr and the slim dpkg configuration.
 5. Configure: when the new packages call for it (maintainer.py's configure effects: ldconfig,
    byte-compilation, alternatives, CA hash links, pam-auth-update), unpack the lower layers and
-   this one (as an uncompressed tar) into ``$TMPDIR/root`` and run those commands there, in
-   the chroot run_layer.py uses for run_commands; what they changed joins the layer, minus
-   maintainer.DISCARD. The lower layers come as trees unpacked once (``trees``,
+   this one (its tar, streamed) into a scratch folder (run_layer.scratch: /dev/shm when it
+   has room) and run those commands there, in the chroot run_layer.py uses for
+   run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower layers come as trees unpacked once (``trees``,
    layer_tree.py) and are stacked with overlayfs where they allow it (overlay.py).
 6. Add missing parent directories and write the deterministic layer (layertar.py).
 
@@ -28,7 +28,6 @@ import fnmatch
 import os
 import posixpath
 import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import maintainer
@@ -201,18 +200,19 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
     layers are unpacked and the commands run again."""
     run_spec = {"busybox": spec["busybox"], "env": ENV + [f"SOURCE_DATE_EPOCH={spec['epoch']}"],
                 "commands": commands, "shell": ["/bin/sh", "-c"], "workdir": "/"}
-    with tempfile.TemporaryDirectory() as staged:
-        # This layer, as the unpacker reads layers: an uncompressed tar, written and read back
-        # once (compressing it only to decompress it cost more than the rest of the pass).
-        staged_tar = os.path.join(staged, "layer.tar")
-        with open(staged_tar, "wb") as sink:
-            write_tar(entries, sink, epoch=spec["epoch"])
-        if spec.get("trees"):
-            changed = _stacked(staged_tar, inputs, run_spec, spec)
-            if changed is not None:
-                return changed
-        root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"])
-        run_layer.unpack(staged_tar, root, headers, spec["epoch"])
+    # This layer, as the unpacker reads layers: its tar, streamed to the unpacker as it is
+    # written (never compressed, never on disk: writing it out and reading it back cost more
+    # than the rest of the pass).
+    def staged(sink) -> None:
+        write_tar(entries, sink, epoch=spec["epoch"])
+
+    if spec.get("trees"):
+        changed = _stacked(staged, inputs, run_spec, spec)
+        if changed is not None:
+            return changed
+    root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"],
+                                       more=sum(entry.info.size for entry in entries.values()))
+    run_layer.unpack(staged, root, headers, spec["epoch"])
     before = {path: run_layer.Was(info, run_layer.fingerprint(os.path.join(root, path)))
               for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
     for name, data in inputs.items():
@@ -226,7 +226,7 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
     return _kept(run_layer.diff(root, before)), _read(os.path.join(root, "etc/group"))
 
 
-def _stacked(staged_tar: str, inputs: dict[str, bytes], run_spec: dict,
+def _stacked(staged, inputs: dict[str, bytes], run_spec: dict,
              spec: dict) -> tuple[dict[str, Entry], str] | None:
     """:func:`configure` on the stacked lower layers, with this layer unpacked on top of them
     (a lower folder of its own); None when they cannot be stacked or a command failed."""
@@ -235,7 +235,7 @@ def _stacked(staged_tar: str, inputs: dict[str, bytes], run_spec: dict,
         own = os.path.join(os.environ.get("TMPDIR", "/tmp"), "this-layer")
         os.makedirs(own)
         headers: dict = {}
-        run_layer.unpack(staged_tar, own, headers, spec["epoch"])
+        run_layer.unpack(staged, own, headers, spec["epoch"])
         lowers.append(overlay.Lower(own, headers))
     stack = overlay.stacked(lowers, os.path.join(spec["busybox"], "bin", "busybox"), spec["epoch"])
     if stack is None:

@@ -3,6 +3,8 @@
 import os
 import tarfile
 
+import pytest
+
 import layertar
 import run_layer
 
@@ -125,3 +127,43 @@ def test_a_gpu_step_gets_the_driver_directory_bound_and_the_layer_does_not_recor
     (root / str(driver.parent).lstrip("/") / "kept").write_text("x")
     run_layer.unmake(made)
     assert os.path.isdir(target) is False and os.path.exists(str(root) + str(driver.parent / "kept"))
+
+
+def test_a_root_is_unpacked_in_memory_in_a_nix_build_with_room_there(tmp_path, monkeypatch):
+    shm, work = tmp_path / "shm", tmp_path / "build"
+    shm.mkdir()
+    work.mkdir()
+    monkeypatch.setattr(run_layer, "SHM", str(shm))
+    monkeypatch.setenv("TMPDIR", str(work))
+    lower = str(tmp_path / "lower")
+    layertar.write_layer_dir(base_entries(), lower, {"epoch": EPOCH, "createdBy": "lower"})
+
+    monkeypatch.delenv("NIX_BUILD_TOP", raising=False)  # not a Nix build: the build folder
+    root, headers = run_layer.unpacked([lower], EPOCH)
+    assert root == str(work / "root") and "usr/bin/su" in headers
+
+    monkeypatch.setenv("NIX_BUILD_TOP", str(work))
+    root, headers = run_layer.unpacked([lower], EPOCH)
+    assert os.path.dirname(root) == str(shm) and (shm / os.path.basename(root) / "etc" / "motd").read_bytes() == b"hi\n"
+
+    # Not twice the room the layers take (their layer.json's uncompressedSize): the build folder.
+    (tmp_path / "build2").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "build2"))
+    free = os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize
+    root, _ = run_layer.unpacked([lower], EPOCH, more=free)
+    assert root == str(tmp_path / "build2" / "root")
+
+
+def test_a_tar_that_fails_while_it_is_written_fails_the_unpack(tmp_path):
+    entries = base_entries()
+    entries["etc/link"] = layertar.Entry(tarfile.TarInfo("etc/link"))
+    entries["etc/link"].info.type, entries["etc/link"].info.linkname = tarfile.LNKTYPE, "etc/missing"
+
+    def write(sink):
+        layertar.write_tar(entries, sink, epoch=EPOCH)
+
+    root = tmp_path / "root"
+    root.mkdir()
+    # Without the writer's error, the tar would end cleanly before etc/link and read as whole.
+    with pytest.raises(ValueError, match="etc/missing"):
+        run_layer.unpack(write, str(root), {}, EPOCH)
