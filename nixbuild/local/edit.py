@@ -38,14 +38,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import stat
-import subprocess
 import tempfile
 from pathlib import Path
 
 from nixbuild.local import builder
-from nixbuild.local.nar import default_mode
+from nixbuild.local.nar import lost_modes
+from nixbuild.oci import rootfs
 from nixbuild.sizes import image_line
 from nixbuild.store import imports, roots
 
@@ -82,8 +81,7 @@ def rebuild(edit: dict, changed: list[str]) -> tuple[dict[str, str], list[str]] 
         return None
     finally:
         importer.cancel()
-        subprocess.run(["chmod", "-R", "u+w", str(work)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        rootfs.discard(work)
 
 
 def _install(edit: dict, plans: list, importer: imports.Importer) -> tuple[dict[str, str], list[str]]:
@@ -175,12 +173,7 @@ def _links(files: dict[str, str], tree: Path) -> Path:
 def _modes(files: dict[str, str]) -> dict[str, int]:
     """The permission bits the layer gives each file whose mode a NAR cannot carry, as the
     full build's tree (local/tree.py) says them, from the sources as they are now."""
-    modes = {}
-    for path, source in files.items():
-        mode = stat.S_IMODE(os.stat(source).st_mode)
-        if mode != default_mode(mode):
-            modes[path] = mode
-    return modes
+    return lost_modes((path, stat.S_IMODE(os.stat(source).st_mode)) for path, source in files.items())
 
 
 def _oci_image(builders: str):

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 from nixbuild.lock import write_atomic
 from nixbuild.local import builder
 from nixbuild.local.nar import fixed_output_path
+from nixbuild.oci import rootfs
 from nixbuild.tools import nixcmd
 
 # The builder and the modules it imports (nix/bootstrap.nix lists the same for the derivation).
@@ -86,7 +85,6 @@ def _make(name: str, builder_spec: dict, tools: str, cache_dir: Path) -> str:
                     f"the local-files layer {name}")
         path = nixcmd.add_fixed_recursive(out)
     finally:
-        subprocess.run(["chmod", "-R", "u+w", str(staging)], capture_output=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        rootfs.discard(staging)
     (hash_line,) = nixcmd.query("--hash", path)
     return hash_line.removeprefix("sha256:")

@@ -95,6 +95,12 @@ def default_mode(mode: int) -> int:
     return 0o755 if mode & 0o111 else 0o644
 
 
+def lost_modes(modes: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Of (path, permission bits) pairs, those a NAR cannot carry (a tree of local files
+    keeps them beside it for the layer builder)."""
+    return {path: mode for path, mode in modes if mode != default_mode(mode)}
+
+
 def compress_hash(digest: bytes, size: int = 20) -> bytes:
     """Nix's ``compressHash``: fold a digest to ``size`` bytes by XOR."""
     out = bytearray(size)

@@ -24,7 +24,7 @@ from nixbuild import noop
 from nixbuild.tools import nixcmd
 from nixbuild.errors import BuildError, InvalidError
 from nixbuild.local.files import LocalFile, files_for_step
-from nixbuild.local.nar import cached_nar_hash, default_mode, fixed_output_path, materialise
+from nixbuild.local.nar import cached_nar_hash, fixed_output_path, lost_modes, materialise
 
 TREE_NAME = "local-files"  # identical trees of two steps or images share one store path
 
@@ -44,7 +44,7 @@ class LocalTree:
 
 def tree_of(step, *, cwd: Path, where: str, cache_dir: Path) -> LocalTree:
     files = tuple(files_for_step(step, cwd=cwd, where=where))
-    modes = {f.remote.lstrip("/"): f.mode for f in files if f.mode != default_mode(f.mode)}
+    modes = lost_modes((f.remote.lstrip("/"), f.mode) for f in files)
     with noop.unwatched():  # read to be hashed, not to define the image: see noop.unwatched
         nar_hash = cached_nar_hash(list(files), cache_dir)
     return LocalTree(name=TREE_NAME, nar_hash=nar_hash, files=files, modes=modes)

@@ -93,6 +93,15 @@ def remove(path: str) -> None:
         os.unlink(path)
 
 
+def discard(path: str | os.PathLike) -> None:
+    """Remove a scratch tree (see :func:`remove`) in a cleanup: what cannot be removed stays,
+    and never hides the error the cleanup follows."""
+    try:
+        remove(os.fspath(path))
+    except OSError:
+        pass
+
+
 def apply_whiteout(root: str | os.PathLike, name: str) -> list[str] | None:
     """Apply the member ``name`` when it is a whiteout: the image paths it removed (relative,
     as :func:`relative` gives them; the directory's former children for an opaque one). None

@@ -29,7 +29,7 @@ from pathlib import Path
 from nixbuild.errors import InvalidError
 from nixbuild.tools.nixcmd import require
 from nixbuild.oci.layout import OciLayout
-from nixbuild.oci.rootfs import apply_whiteout, relative, remove, resolve_in_root
+from nixbuild.oci.rootfs import apply_whiteout, discard, relative, remove, resolve_in_root
 
 
 def apply_layer(root: Path, members) -> None:
@@ -78,12 +78,6 @@ ROOTFS_KEPT = 8
 RECENT_S = 600
 
 
-def remove_tree(path: Path) -> None:
-    """Remove an unpacked image (its directories may be read-only, as the image has them)."""
-    subprocess.run(["chmod", "-R", "u+w", str(path)], capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def evict(folder: Path, keep: Path, now: float | None = None) -> list[Path]:
     """Remove the unpacked images of ``folder`` the rule above lets go (never ``keep``)."""
     now = time.time() if now is None else now
@@ -91,7 +85,7 @@ def evict(folder: Path, keep: Path, now: float | None = None) -> list[Path]:
                      key=lambda p: p.stat().st_mtime, reverse=True)
     gone = [p for p in entries[ROOTFS_KEPT:] if p != keep and now - p.stat().st_mtime > RECENT_S]
     for path in gone:
-        remove_tree(path)
+        discard(path)
     return gone
 
 

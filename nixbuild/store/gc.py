@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from nixbuild.errors import LockError
 from nixbuild.lock import read_lock
-from nixbuild.oci.runner import remove_tree
+from nixbuild.oci import rootfs
 from nixbuild.store.root_records import RootRecord
 from nixbuild.store.roots import app_dir, forget, history, roots_dir
 from nixbuild.tools import nixcmd
@@ -168,9 +168,9 @@ def collect(cache_dir: Path, app: Path | None = None, *, dry_run: bool = False) 
             forget(link)
         for path in recorded:
             if not path.is_file():
-                remove_tree(app_dir(cache_dir, path))
+                rootfs.discard(app_dir(cache_dir, path))
         for entry in removed_cache:
-            remove_tree(Path(entry)) if Path(entry).is_dir() else Path(entry).unlink(missing_ok=True)
+            rootfs.discard(Path(entry)) if Path(entry).is_dir() else Path(entry).unlink(missing_ok=True)
         dead = set(_nix_store("--gc", "--print-dead"))
         doomed = sorted(candidates & dead)
     bytes_of = size_of(doomed)
@@ -191,7 +191,7 @@ def _stale_cache(cache_dir: Path, recorded: dict[Path, list[tuple[Path, RootReco
         for _link, entry in roots:
             if entry.spec not in keep_specs and Path(entry.spec).exists():
                 stale.add(entry.spec)
-            rootfs = cache_dir / "rootfs" / entry.manifest_digest.replace(":", "-")
-            if entry.manifest_digest not in keep_digests and rootfs.exists():
-                stale.add(str(rootfs))
+            unpacked = cache_dir / "rootfs" / entry.manifest_digest.replace(":", "-")
+            if entry.manifest_digest not in keep_digests and unpacked.exists():
+                stale.add(str(unpacked))
     return sorted(stale)
