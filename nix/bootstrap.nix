@@ -10,7 +10,8 @@ let
   # Each builder script with the modules it imports, and nothing else: a derivation depends on
   # exactly the code it runs, so editing one builder rebuilds only the layers it makes.
   imports = {
-    "deb_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "maintainer.py" "run_layer.py" "overlay.py" ];
+    "deb_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "maintainer.py" "run_layer.py" "overlay.py" "layer_tree.py" ];
+    "tree_layer.py" = [ "layertar.py" "pgzip.py" "overlay.py" ];
     "file_layer.py" = [ "layertar.py" "pgzip.py" ];
     "python_layer.py" = [ "layertar.py" "pgzip.py" ];
     "conda_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "zstdtool.py" ];

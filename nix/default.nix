@@ -16,7 +16,9 @@
 #                 `name` and `createdBy` (the history line), and by kind:
 #     "debs":  base (true for debian_slim); debs = [ { url; sha256; name; } ]; built on top of
 #              the layers below (maintainer-script effects run in their chroot, stacked from
-#              their trees as for "wheels")
+#              their trees as for "wheels") into the layer's tree first (`layer-N-<name>-tree`,
+#              deb_layer.py), which the steps above take; the layer is written from that tree
+#              (tree_layer.py), beside them
 #     "registry": blob = { name; sha256; } (a layer blob of a registry base, seeded by the CLI
 #              under that name: fetch.nix seededFile); digest, size, diffId: the blob as the
 #              base's manifest and config give it. The blob is the layer, byte for byte;
@@ -71,13 +73,15 @@ let
     let
       boot = import ./bootstrap.nix { inherit system; inherit (spec) bootstrap; };
 
+      # The nonce is in the name too: a fixed-output derivation's path depends only on its
+      # name and hash, so only a new name makes Nix run a forced network step again.
+      layerName = index: layer: "layer-${toString index}-${layer.name}"
+        + (if layer.nonce or null == null then "" else "-forced-${layer.nonce}");
+
       # A layer derivation: `script` turns `layerSpec` (plus the epoch and history line)
       # into $out/layer.tar.gz and $out/layer.json.
       layerDrv = script: index: layer: layerSpec: attrs: boot.pythonDerivation script ({
-        # The nonce is in the name too: a fixed-output derivation's path depends only on its
-        # name and hash, so only a new name makes Nix run a forced network step again.
-        name = fetch.storeName ("layer-${toString index}-${layer.name}"
-          + (if layer.nonce or null == null then "" else "-forced-${layer.nonce}"));
+        name = fetch.storeName (layerName index layer);
         layerSpec = builtins.toJSON (layerSpec // {
           inherit (layer) createdBy;
           inherit (spec) epoch;
@@ -85,12 +89,16 @@ let
         passAsFile = [ "layerSpec" ];
       } // attrs);
 
-      # A layer's tree, unpacked once for the Python steps above it (layer_tree.py).
-      treeOf = layer: boot.pythonDerivation "layer_tree.py" {
+      # A layer's tree, unpacked once for the steps above it (layer_tree.py); a deb layer is
+      # made from its tree, which it carries (`tree`).
+      treeOf = layer: layer.tree or (boot.pythonDerivation "layer_tree.py" {
         name = "${layer.name}-tree";
         layerSpec = builtins.toJSON { inherit layer; inherit (spec) epoch; };
         passAsFile = [ "layerSpec" ];
-      };
+      });
+      # What a step above unpacks of a layer when the trees cannot be stacked: a deb layer's
+      # tree gives its tar again (run_layer.layer_tar), so no step waits for its compression.
+      lowerOf = layer: layer.tree or layer;
 
       # gpu=: only builders advertising these features (cuda, gpu-<type>) may build the layer.
       features = layer: if layer.systemFeatures or [ ] == [ ] then { } else {
@@ -103,18 +111,24 @@ let
       # acc: { debs = the last layer with a dpkg-status (a deb layer, or a registry base's layer
       # holding its status): the next deb layer's base; layers }
       layerOf = acc: index: layer:
-        if layer.kind == "debs" then layerDrv "deb_layer.py" index layer {
-          debs = map fetch.fetchFile layer.debs;
-          prevStatus = if acc.debs == null then null else "${acc.debs}/dpkg-status";
-          base = layer.base or false;
-          # The image so far, for the maintainer-script effects run in its chroot (ldconfig, ...),
-          # stacked from its trees where it can be (overlay.py).
-          lower = acc.layers;
-          trees = map treeOf acc.layers;
-          inherit (boot) busybox;
-        } (features layer)
+        if layer.kind == "debs" then
+          let
+            # The packages unpacked and configured into the layer's tree (deb_layer.py), which
+            # the steps above stack; the layer is written from it (tree_layer.py).
+            tree = layerDrv "deb_layer.py" index layer {
+              debs = map fetch.fetchFile layer.debs;
+              prevStatus = if acc.debs == null then null else "${lowerOf acc.debs}/dpkg-status";
+              base = layer.base or false;
+              # The image so far, for the maintainer-script effects run in its chroot (ldconfig,
+              # ...), stacked from its trees where it can be (overlay.py).
+              lower = map lowerOf acc.layers;
+              trees = map treeOf acc.layers;
+              inherit (boot) busybox;
+            } (features layer // { name = fetch.storeName (layerName index layer + "-tree"); });
+          in
+          layerDrv "tree_layer.py" index layer { inherit tree; } { } // { inherit tree; }
         else if layer.kind == "copy" then layerDrv "copy_layer.py" index layer {
-          lower = (chainOf layer.stage).layers;
+          lower = map lowerOf (chainOf layer.stage).layers;
           inherit (layer) sources dest intoDir;
         } { }
         else if layer.kind == "registry" then layerDrv "registry_layer.py" index layer {
@@ -143,7 +157,7 @@ let
           modes = layer.modes or { };
         } { }
         else if layer.kind == "run" then layerDrv "run_layer.py" index layer {
-          lower = acc.layers;
+          lower = map lowerOf acc.layers;
           inherit (boot) busybox;
           inherit (layer) commands env shell;
           workdir = layer.workdir or "/";
@@ -176,7 +190,7 @@ let
             quoted = "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] plan + "'";
           in
           layerDrv "run_layer.py" index layer {
-            lower = acc.layers;
+            lower = map lowerOf acc.layers;
             # The same layers unpacked once each, stacked with overlayfs (overlay.py).
             trees = map treeOf acc.layers;
             inherit (boot) busybox;
@@ -225,7 +239,13 @@ let
         passAsFile = [ "imageSpec" ];
       };
     in
-    image // { inherit (chain) layers; inherit (boot) tools busybox; };
+    image // {
+      inherit (chain) layers;
+      # Every derivation that makes a layer, bottom first: a deb layer's tree before it
+      # (what `nixbuild check` rebuilds and compares).
+      layerBuilds = builtins.concatMap (layer: (if layer ? tree then [ layer.tree ] else [ ]) ++ [ layer ]) chain.layers;
+      inherit (boot) tools busybox;
+    };
 
   # The arguments of a flake's image, named as dockerTools' are. Only `spec` is required;
   # name, tag, created and config default to the spec's, so that the image is bit for bit the

@@ -108,7 +108,7 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
             made = nixcmd.build(write_spec(made_spec, project.settings), store=store, env=secrets)
             made_digest = project.layout(name, made).manifest_descriptor().digest
         image_drv = nixcmd.instantiate(spec, store)
-        layers = nixcmd.derivations(spec, store, attr="layers")
+        layers = nixcmd.derivations(spec, store, attr="layerBuilds")  # deb layers' trees too
         proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()]
         rebuild_failures: list[str] = []
         try:

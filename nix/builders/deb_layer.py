@@ -15,11 +15,15 @@ Passes:
    has room) and run those commands there, in the chroot run_layer.py uses for
    run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower layers come as trees unpacked once (``trees``,
    layer_tree.py) and are stacked with overlayfs where they allow it (overlay.py).
-6. Add missing parent directories and write the deterministic layer (layertar.py).
+6. Add missing parent directories and unpack the deterministic layer's tar (layertar.py) as
+   it is written into the layer's tree (layer_tree.py's), the tree the steps above stack;
+   tree_layer.py writes the layer from it, while they run. Before, the layer came first and
+   its tree was unpacked from it again: the steps waited for its compression and that unpack.
 
-Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower, trees, busybox, base, createdBy, epoch).
-Output in ``$out``:
-``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (cumulative).
+Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower (layers, or deb layers' trees),
+trees, busybox, base, createdBy, epoch). Output in ``$out``: ``tree/``, ``index.json``
+(layer_tree.py), ``packed.json`` (the tar's diffId and size, see :func:`write_tree`),
+``dpkg-status`` (cumulative).
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ import posixpath
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import layer_tree
 import maintainer
 import overlay
 import run_layer
 from debfile import format_stanza, md5, parse_stanza, read_deb
-from layertar import Entry, directory, regular, run_builder, symlink, write_layer_dir, write_tar
+from layertar import (PACKED, Entry, HashingWriter, directory, regular, run_builder, symlink, write_json,
+                      write_layer, write_tar)
 from pgzip import threads
 
 MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -180,9 +186,32 @@ def build(spec: dict, out: str) -> None:
         changed, group_file = configure(entries, layer.inputs, commands, spec)
         entries.update(changed)
         maintainer.set_group_modes(layer, group_file)
-    write_layer_dir(entries, out, spec)
+    write_tree(entries, out, spec["epoch"])
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
+
+
+def write_tree(entries: dict[str, Entry], out: str, epoch: int) -> None:
+    """The layer as its tree (layer_tree.py's ``tree/`` and ``index.json``), unpacked from
+    its tar as the tar is written, and ``packed.json``: the tar's diffId and size, and whether
+    the tree gives that tar back (``exact``: every member landed at the path it names), from
+    which tree_layer.py makes the layer; where it would not, the layer itself as well
+    (``layer.tar.gz``, its descriptor fields in ``packed.json``'s ``layer``)."""
+    os.makedirs(out)
+    packed: dict = {"entries": len(entries)}
+
+    def write(sink) -> None:
+        tar = HashingWriter(sink)
+        write_tar(entries, tar, epoch=epoch)
+        packed.update(diffId="sha256:" + tar.sha256.hexdigest(), uncompressedSize=tar.size)
+
+    headers = layer_tree.unpack_tree(write, out, epoch)
+    if "diffId" not in packed:
+        raise SystemExit("nixbuild: the layer's tar was not written to its end")
+    packed["exact"] = headers.keys() == entries.keys()
+    if not packed["exact"]:
+        packed["layer"] = write_layer(entries, out, epoch=epoch)
+    write_json(os.path.join(out, PACKED), packed)
 
 
 ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8"]

@@ -12,6 +12,9 @@ cannot hold makes the layer unstackable, and a step on top of it unpacks the lay
 - a whiteout (it deletes from the layers below, which a lower directory cannot express);
 - a member a single layer cannot unpack alone (a hard link to a file of a lower layer).
 
+A deb layer is unpacked into its tree as it is made (deb_layer.py uses :func:`unpack_tree`),
+and made from it (tree_layer.py): it has no derivation of this kind.
+
 Input: ``$layerSpecPath`` (JSON: layer (its output folder), epoch). Output in ``$out``:
 ``tree/`` and ``index.json``: {stackable, why (when not), entries: [[path, type, mode, uid,
 gid, size, linkname]]} (type: the tar type flag).
@@ -26,15 +29,23 @@ import tarfile
 from layertar import run_builder
 from run_layer import rootfs, unpack
 
+INDEX = "index.json"
+
 
 def build(spec: dict, out: str) -> None:
+    unpack_tree(os.path.join(spec["layer"], "layer.tar.gz"), out, spec["epoch"])
+
+
+def unpack_tree(source, out: str, epoch: int) -> dict[str, tarfile.TarInfo]:
+    """Unpack a layer's tar (``source``, as run_layer.unpack takes it) into ``out/tree`` and
+    write ``out/index.json``; the headers by path, or {} when the layer is not stackable."""
     tree = os.path.join(out, "tree")
     os.makedirs(tree)
     headers: dict[str, tarfile.TarInfo] = {}
     whiteouts: list[str] = []
     why = None
     try:
-        unpack(os.path.join(spec["layer"], "layer.tar.gz"), tree, headers, spec["epoch"], whiteouts)
+        unpack(source, tree, headers, epoch, whiteouts)
     except OSError as error:
         why = f"it cannot be unpacked on its own ({error})"
     if why is None and whiteouts:
@@ -47,9 +58,10 @@ def build(spec: dict, out: str) -> None:
     # The tree's own modes go: the store makes them 0444/0555 (directories writable until then).
     entries = [[path, info.type.decode(), info.mode, info.uid, info.gid, info.size, info.linkname]
                for path, info in sorted(headers.items())]
-    with open(os.path.join(out, "index.json"), "w") as f:
+    with open(os.path.join(out, INDEX), "w") as f:
         json.dump({"stackable": why is None, "why": why, "entries": entries}, f,
                   sort_keys=True, separators=(",", ":"))
+    return headers
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ import tarfile
 from pgzip import GzipWriter
 
 
+# A tree's record of the tar it was unpacked from (deb_layer.py, tree_layer.py).
+PACKED = "packed.json"
+
+
 class Entry:
     """A tar entry; a regular file's bytes are ``data``, or the file at ``source`` (streamed,
     so a layer of large files never sits in memory). A plain class, not a dataclass: the CLI
@@ -44,7 +48,7 @@ def sort_key(path: str) -> tuple[str, ...]:
     return tuple(path.split("/"))
 
 
-class _HashingWriter(io.RawIOBase):
+class HashingWriter(io.RawIOBase):
     """A write-only file that hashes and counts what passes through to ``sink``."""
 
     def __init__(self, sink):
@@ -147,9 +151,9 @@ def write_layer(entries: dict[str, Entry], out_dir: str, *, epoch: int, level: i
     """Write ``layer.tar.gz`` (see :func:`write_tar`) into ``out_dir``; return its descriptor
     fields."""
     with open(os.path.join(out_dir, "layer.tar.gz"), "wb") as raw:
-        compressed = _HashingWriter(raw)
+        compressed = HashingWriter(raw)
         with GzipWriter(compressed, level) as gz:
-            tar_stream = _HashingWriter(gz)
+            tar_stream = HashingWriter(gz)
             write_tar(entries, tar_stream, epoch=epoch)
     return {
         "digest": "sha256:" + compressed.sha256.hexdigest(),

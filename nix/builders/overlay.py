@@ -75,6 +75,15 @@ def tree(folder: str) -> Lower | str:
     return Lower(os.path.join(folder, "tree"), {row[0]: header(row) for row in index["entries"]})
 
 
+def layer_entries(lower: Lower) -> dict[str, Entry]:
+    """The layer a tree was unpacked from, as entries for layertar.write_tar: each path with
+    its header from the index and a regular file's bytes from the tree. Where every member
+    landed at the path it names (deb_layer.py's trees), write_tar gives that layer's tar again
+    byte for byte."""
+    return {path: Entry(info, source=os.path.join(lower.files, path) if info.isreg() else None)
+            for path, info in lower.headers.items()}
+
+
 def trees(folders: list[str]) -> list[Lower] | str:
     """The trees of ``folders`` (bottom first), or why one cannot be stacked."""
     lowers = []

@@ -2,7 +2,8 @@
 (run_commands).
 
 Passes:
-1. Unpack the lower layers, in order and honouring OCI whiteouts, into a scratch folder
+1. Unpack the lower layers (a deb layer's tar written again from its tree: layer_tar), in
+   order and honouring OCI whiteouts, into a scratch folder
    (/dev/shm in Nix's sandbox when it has room, else ``$TMPDIR/root``: :func:`scratch`),
    keeping an index of what each path was (type, owner, mode, size, link target). The
    sandbox user cannot own files as other users or set setuid bits, so owners and special
@@ -41,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import overlay
-from layertar import Entry, directory, run_builder, symlink, write_layer_dir
+from layertar import PACKED, Entry, directory, run_builder, symlink, write_layer_dir, write_tar
 
 # rootfs.py (nixbuild/oci/rootfs.py, shared with the CLI) comes as an input of its own; the
 # unit tests put its folder on sys.path themselves.
@@ -184,6 +185,10 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
                 if not info.islnk():
                     os.utime(path, (epoch, epoch), follow_symlinks=False)
                 index[name] = info
+            # tarfile stops at the end-of-archive block; the writer of a piped tar still pads
+            # it out, and must get to the end (a tar cut short by the reader would look failed).
+            while stream.read(1 << 16):
+                pass
     finally:
         os.umask(umask)
     if thread is not None:
@@ -219,23 +224,40 @@ def scratch(room: int) -> str:
 
 
 def unpacked_size(layer: str) -> int:
-    """The uncompressed size of a layer (its output folder), from its layer.json; unknown
-    counts as too large for memory."""
-    try:
-        with open(os.path.join(layer, "layer.json")) as f:
-            return int(json.load(f)["uncompressedSize"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 1 << 62
+    """The uncompressed size of a layer (its output folder, or a deb layer's tree), from its
+    layer.json (packed.json); unknown counts as too large for memory."""
+    for name in ("layer.json", PACKED):
+        try:
+            with open(os.path.join(layer, name)) as f:
+                return int(json.load(f)["uncompressedSize"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return 1 << 62
+
+
+def layer_tar(layer: str, epoch: int):
+    """What :func:`unpack` takes for a lower layer: its ``layer.tar.gz``, or for a deb layer's
+    tree without one (deb_layer.py, tree_layer.py), its tar written again from the tree."""
+    packed = os.path.join(layer, "layer.tar.gz")
+    if os.path.exists(packed):
+        return packed
+    tree = overlay.tree(layer)
+    if isinstance(tree, str):
+        raise SystemExit(f"nixbuild: the lower layer {layer} has neither a layer.tar.gz nor a tree: {tree}")
+
+    def write(sink) -> None:
+        write_tar(overlay.layer_entries(tree), sink, epoch=epoch)
+    return write
 
 
 def unpacked(lower: list[str], epoch: int, more: int = 0) -> tuple[str, dict[str, tarfile.TarInfo]]:
-    """The layers ``lower`` (output folders, bottom first) unpacked into a :func:`scratch`
-    folder with ``more`` bytes to spare, and the tar header of every path in it (see
-    :func:`unpack`)."""
+    """The layers ``lower`` (output folders or deb layers' trees, bottom first) unpacked into
+    a :func:`scratch` folder with ``more`` bytes to spare, and the tar header of every path
+    in it (see :func:`unpack`)."""
     root = scratch(sum(map(unpacked_size, lower)) + more)
     headers: dict[str, tarfile.TarInfo] = {}
     for layer in lower:
-        unpack(os.path.join(layer, "layer.tar.gz"), root, headers, epoch)
+        unpack(layer_tar(layer, epoch), root, headers, epoch)
     return root, headers
 
 

@@ -136,13 +136,19 @@ def test_lock_check(quickstart, cli, tmp_path):
 def test_the_python_and_apt_layers_were_built_on_stacked_trees(quickstart):
     """debian_slim's Python layer and the apt_install layer stack the layers below them
     (nix/builders/overlay.py) instead of unpacking them: their derivations take the trees, and
-    their build logs never say they fell back to unpacking."""
+    their build logs never say they fell back to unpacking. The apt layer's packages are
+    configured in its tree (deb_layer.py), from which the layer is written (tree_layer.py)."""
     image = str(Path(quickstart["built"]["store_path"]).resolve())
     image_drv = subprocess.run(["nix-store", "--query", "--deriver", image], capture_output=True, text=True,
                                check=True).stdout.strip()
     closure = subprocess.run(["nix-store", "--query", "--requisites", image_drv], capture_output=True, text=True,
                              check=True).stdout.split()
-    for name in ("-layer-1-0-debian_slim-python.drv", "-layer-2-1-apt_install.drv"):
+    apt_layer = next(p for p in closure if p.endswith("-layer-2-1-apt_install.drv"))
+    apt_inputs = subprocess.run(["nix-store", "--query", "--references", apt_layer], capture_output=True, text=True,
+                                check=True).stdout.split()
+    assert [p for p in apt_inputs if p.endswith("-tree.drv")] == \
+        [p for p in closure if p.endswith("-layer-2-1-apt_install-tree.drv")], apt_inputs
+    for name in ("-layer-1-0-debian_slim-python.drv", "-layer-2-1-apt_install-tree.drv"):
         drv = next(p for p in closure if p.endswith(name))
         inputs = subprocess.run(["nix-store", "--query", "--references", drv], capture_output=True, text=True,
                                 check=True).stdout.split()

@@ -1,0 +1,111 @@
+"""A deb layer is unpacked into its tree as its tar is written (deb_layer.write_tree), and the
+layer is written from that tree (tree_layer.py). The oracle for the bytes is the tar of the
+same entries written directly (layertar.write_tar, our own writer: what the layer was before
+the tree came first), and Python's tarfile reading both."""
+
+import gzip
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+import deb_layer
+import layertar
+import run_layer
+import tree_layer
+from test_run_layer import base_entries
+
+EPOCH = 1
+
+
+def entries_with_links():
+    entries = base_entries()
+    # A hard link that sorts before its target: write_tar swaps which of the two holds the data.
+    entries["etc/a-link"] = layertar.Entry(tarfile.TarInfo("etc/a-link"))
+    entries["etc/a-link"].info.type, entries["etc/a-link"].info.linkname = tarfile.LNKTYPE, "etc/motd"
+    entries["etc/alternatives"] = layertar.directory("etc/alternatives")
+    entries["etc/alternatives/pager"] = layertar.symlink("etc/alternatives/pager", "/usr/bin/more")
+    long = "usr/share/" + "a-rather-long-folder-name/" * 5 + "file.txt"  # a PAX header
+    for parent in ("usr/share", *("usr/share/" + "a-rather-long-folder-name/" * n for n in range(1, 6))):
+        entries[parent.rstrip("/")] = layertar.directory(parent.rstrip("/"))
+    entries[long] = layertar.regular(long, b"long\n", mode=0o600, uid=7, gid=8)
+    return entries
+
+
+def tar_of(entries) -> bytes:
+    sink = io.BytesIO()
+    layertar.write_tar(entries, sink, epoch=EPOCH)
+    return sink.getvalue()
+
+
+def test_the_layer_written_from_the_tree_is_the_tar_it_was_unpacked_from(tmp_path, monkeypatch):
+    entries = entries_with_links()
+    tree, out = str(tmp_path / "tree"), str(tmp_path / "layer")
+    deb_layer.write_tree(entries, tree, EPOCH)
+    (tmp_path / "tree" / "dpkg-status").write_text("Package: x\n")
+    packed = json.loads((tmp_path / "tree" / "packed.json").read_text())
+    assert packed["exact"] and not (tmp_path / "tree" / "layer.tar.gz").exists()
+    assert (tmp_path / "tree" / "tree" / "etc" / "motd").read_bytes() == b"hi\n"
+
+    tree_layer.build({"tree": tree, "createdBy": "apt_install", "epoch": EPOCH}, out)
+    expected = tar_of(entries)
+    with gzip.open(os.path.join(out, "layer.tar.gz")) as f:
+        assert f.read() == expected
+    meta = json.loads((tmp_path / "layer" / "layer.json").read_text())
+    assert (meta["diffId"], meta["uncompressedSize"]) == (packed["diffId"], len(expected))
+    assert meta["createdBy"] == "apt_install" and meta["entries"] == len(entries)
+    assert (tmp_path / "layer" / "dpkg-status").read_text() == "Package: x\n"
+    with tarfile.open(os.path.join(out, "layer.tar.gz")) as tar:
+        members = {m.name: m for m in tar}
+    assert members["usr/bin/su"].mode == 0o4755 and members["var/mail"].gid == 8
+    assert members["etc/a-link"].isfile() and members["etc/motd"].islnk()  # the data goes first
+
+    # A step above that cannot stack the trees unpacks the tar written again from the tree.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv("NIX_BUILD_TOP", raising=False)
+    root_a, headers_a = run_layer.unpacked([tree], EPOCH)
+    assert set(headers_a) == set(entries) and os.path.samefile(
+        os.path.join(root_a, "etc/motd"), os.path.join(root_a, "etc/a-link"))
+
+
+def test_a_tree_that_cannot_give_its_tar_back_carries_the_layer(tmp_path):
+    entries = base_entries()
+    # A member below a symlink of the same layer lands where the link points, not at its name.
+    entries["srv"] = layertar.symlink("srv", "opt")
+    entries["srv/data"] = layertar.regular("srv/data", b"through the link\n")
+    tree, out = str(tmp_path / "tree"), str(tmp_path / "layer")
+    deb_layer.write_tree(entries, tree, EPOCH)
+    (tmp_path / "tree" / "dpkg-status").write_text("")
+    packed = json.loads((tmp_path / "tree" / "packed.json").read_text())
+    assert not packed["exact"] and (tmp_path / "tree" / "tree" / "opt" / "data").exists()
+
+    tree_layer.build({"tree": tree, "createdBy": "x", "epoch": EPOCH}, out)
+    with gzip.open(os.path.join(out, "layer.tar.gz")) as f:
+        assert f.read() == tar_of(entries)
+    assert json.loads((tmp_path / "layer" / "layer.json").read_text())["diffId"] == packed["diffId"]
+
+
+def test_a_tree_that_no_longer_gives_its_tar_fails_the_layer(tmp_path):
+    tree, out = str(tmp_path / "tree"), str(tmp_path / "layer")
+    deb_layer.write_tree(base_entries(), tree, EPOCH)
+    (tmp_path / "tree" / "dpkg-status").write_text("")
+    (tmp_path / "tree" / "tree" / "etc" / "motd").write_bytes(b"ho\n")  # same size, other bytes
+    with pytest.raises(SystemExit, match="is not the tar it was unpacked from"):
+        tree_layer.build({"tree": tree, "createdBy": "x", "epoch": EPOCH}, out)
+
+
+def test_the_writer_of_a_piped_tar_gets_to_its_end(tmp_path):
+    # tarfile stops reading at the end-of-archive block; what the writer writes after it
+    # (tarfile's padding; here more than a pipe holds) must still be read, or the writer dies
+    # of a broken pipe before it notes its result (deb_layer.write_tree's diffId).
+    done = []
+
+    def write(sink):
+        layertar.write_tar(base_entries(), sink, epoch=EPOCH)
+        sink.write(bytes(1 << 20))
+        done.append(True)
+
+    run_layer.unpack(write, str(tmp_path), {}, EPOCH)
+    assert done == [True]
