@@ -53,10 +53,15 @@ def test_gate_checks_reports_and_pushes_the_local_files_example(local_files, cli
 
 
 def test_a_second_check_rebuilds_only_what_no_check_proved(local_files, cli):
-    # After the gate's check every layer derivation is proven: only the image is assembled again.
+    # After the gate's check every layer derivation is proven, each deb layer's tree too (the
+    # layer is written from it): only the image is assembled again.
     (result,) = cli.json("check", local_files["app"])
     assert result["ok"] and result["second_store_digest"] == local_files["built"]["manifest_digest"]
-    assert len(result["proven_earlier"]) == len(local_files["built"]["layers"])
+    layers = [name for name in result["proven_earlier"] if not name.endswith("-tree")]
+    trees = [name for name in result["proven_earlier"] if name.endswith("-tree")]
+    assert len(layers) == len(local_files["built"]["layers"])
+    assert trees and all(any(layer.endswith(tree.split("-", 1)[1].removesuffix("-tree")) for layer in layers)
+                         for tree in trees), result["proven_earlier"]
 
 
 def test_gate_stops_at_a_stale_lock_and_pushes_nothing(quickstart, registry, tmp_path):
