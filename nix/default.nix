@@ -79,7 +79,7 @@ let
         + (if layer.nonce or null == null then "" else "-forced-${layer.nonce}");
 
       # A layer derivation: `script` turns `layerSpec` (plus the epoch and history line)
-      # into $out/layer.tar.gz and $out/layer.json.
+      # into $out/layer.tar.gz and $out/layer.json (deb_layer.py: into the layer's tree).
       layerDrv = script: index: layer: layerSpec: attrs: boot.pythonDerivation script ({
         name = fetch.storeName (layerName index layer);
         layerSpec = builtins.toJSON (layerSpec // {
@@ -243,7 +243,8 @@ let
       inherit (chain) layers;
       # Every derivation that makes a layer, bottom first: a deb layer's tree before it
       # (what `nixbuild check` rebuilds and compares).
-      layerBuilds = builtins.concatMap (layer: (if layer ? tree then [ layer.tree ] else [ ]) ++ [ layer ]) chain.layers;
+      layerBuilds = builtins.concatMap (layer: (if layer ? tree then [ layer.tree ] else [ ]) ++ [ layer ])
+        chain.layers;
       inherit (boot) tools busybox;
     };
 

@@ -13,8 +13,9 @@ Passes:
    byte-compilation, alternatives, CA hash links, pam-auth-update), unpack the lower layers and
    this one (its tar, streamed) into a scratch folder (run_layer.scratch: /dev/shm when it
    has room) and run those commands there, in the chroot run_layer.py uses for
-   run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower layers come as trees unpacked once (``trees``,
-   layer_tree.py) and are stacked with overlayfs where they allow it (overlay.py).
+   run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower
+   layers come as trees unpacked once (``trees``, layer_tree.py) and are stacked with
+   overlayfs where they allow it (overlay.py).
 6. Add missing parent directories and unpack the deterministic layer's tar (layertar.py) as
    it is written into the layer's tree (layer_tree.py's), the tree the steps above stack;
    tree_layer.py writes the layer from it, while they run. Before, the layer came first and

@@ -35,8 +35,8 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import tarfile
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +110,7 @@ def _piped(write):
 
 
 def _gunzip(layer_tar: str):
+    """A writer of the tar inside ``layer_tar`` (a .tar.gz), for :func:`_piped`."""
     def write(sink) -> None:
         with gzip.open(layer_tar, "rb") as gz:
             while chunk := gz.read(1 << 20):
@@ -120,8 +121,9 @@ def _gunzip(layer_tar: str):
 def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInfo], epoch: int,
            whiteouts: list[str] | None = None) -> None:
     """Apply one layer (``.tar.gz``, a plain ``.tar``, or ``write(sink)`` writing the tar)
-    onto ``root``, updating ``index`` (path -> tar header). With ``whiteouts`` given, whiteout members are listed there instead
-    of applied (layer_tree.py: a layer's own tree, which cannot delete from the layers below).
+    onto ``root``, updating ``index`` (path -> tar header). With ``whiteouts`` given,
+    whiteout members are listed there instead of applied (layer_tree.py: a layer's own tree,
+    which cannot delete from the layers below).
 
     Every member is resolved inside the root (rootfs.resolve_in_root: the image's symlinks
     followed as a chroot would, ``..`` stopping at the root), and ``index`` is keyed by where
