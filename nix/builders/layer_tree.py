@@ -26,10 +26,8 @@ import json
 import os
 import tarfile
 
-from layertar import run_builder
+from layertar import INDEX, run_builder
 from run_layer import rootfs, unpack
-
-INDEX = "index.json"
 
 
 def build(spec: dict, out: str) -> None:

@@ -25,7 +25,9 @@ import tarfile
 from pgzip import GzipWriter
 
 
-# A tree's record of the tar it was unpacked from (deb_layer.py, tree_layer.py).
+# A layer's tree: each path's tar header (layer_tree.py writes it, overlay.py reads it), and
+# the record of the tar it was unpacked from (deb_layer.py, tree_layer.py).
+INDEX = "index.json"
 PACKED = "packed.json"
 
 

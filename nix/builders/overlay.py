@@ -40,7 +40,7 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 
-from layertar import Entry, directory, from_file, symlink
+from layertar import INDEX, Entry, directory, from_file, symlink
 
 SETTABLE = 0o1777  # what the sandbox user may set (no setuid/setgid: seccomp refuses them)
 OPAQUE_XATTR = "user.overlay.opaque"
@@ -68,7 +68,7 @@ class Lower:
 
 def tree(folder: str) -> Lower | str:
     """A layer's tree (layer_tree.py's output), or why it cannot be stacked."""
-    with open(os.path.join(folder, "index.json")) as f:
+    with open(os.path.join(folder, INDEX)) as f:
         index = json.load(f)
     if not index["stackable"]:
         return f"{os.path.basename(folder)}: {index['why']}"
