@@ -19,6 +19,7 @@ let
     "copy_layer.py" = [ "layertar.py" "pgzip.py" "run_layer.py" "overlay.py" ];
     "run_layer.py" = [ "layertar.py" "pgzip.py" "overlay.py" ];
     "layer_tree.py" = [ "layertar.py" "pgzip.py" "run_layer.py" "overlay.py" ];
+    "run_tree.py" = [ "layertar.py" "pgzip.py" "run_layer.py" "overlay.py" "layer_tree.py" ];
     "zstd_layer.py" = [ "debfile.py" "layertar.py" "pgzip.py" "zstdtool.py" ];
     "oci_image.py" = [ ];
     "local_tree.py" = [ ];
@@ -31,7 +32,7 @@ let
     path = ../nixbuild/oci;
     filter = path: _type: baseNameOf path == "rootfs.py";
   };
-  usesShared = [ "run_layer.py" "deb_layer.py" "copy_layer.py" "layer_tree.py" ];
+  usesShared = [ "run_layer.py" "deb_layer.py" "copy_layer.py" "layer_tree.py" "run_tree.py" ];
   builder = script: builtins.path {
     name = "nixbuild-" + builtins.replaceStrings [ ".py" ] [ "" ] script;
     path = ./builders;

@@ -47,7 +47,8 @@
 #              venv (optional): install into this virtual environment, made when missing;
 #              systemFeatures (as "run"); uvLink: link the image's uv at /.uv/uv (uv steps);
 #              run on the layers below stacked with overlayfs, each unpacked once into a
-#              tree of its own (`layer-N-<name>-tree`, layer_tree.py)
+#              tree of its own (`layer-N-<name>-tree`, layer_tree.py); installed into the
+#              layer's tree first (run_tree.py), written as the layer as for "debs"
 #     "conda": prefix (/opt/conda); packages = [ { url; sha256; name; size; channel; subdir;
 #              requested; } ] (url only fetches: the layer does not depend on the mirror)
 #              (conda packages, .conda or .tar.bz2, in dependency order), linked into the
@@ -96,9 +97,14 @@ let
         layerSpec = builtins.toJSON { inherit layer; inherit (spec) epoch; };
         passAsFile = [ "layerSpec" ];
       });
-      # What a step above unpacks of a layer when the trees cannot be stacked: a deb layer's
-      # tree gives its tar again (run_layer.layer_tar), so no step waits for its compression.
+      # What a step above unpacks of a layer when the trees cannot be stacked: a layer made
+      # from its tree gives its tar again (run_layer.layer_tar), so no step waits for its
+      # compression.
       lowerOf = layer: layer.tree or layer;
+      # The layer written from `tree` (a deb layer's or a Python step's: layer_tree.write_tree)
+      # by tree_layer.py, beside the steps above, which take the tree; it carries the tree.
+      fromTree = index: layer: tree: layerDrv "tree_layer.py" index layer { inherit tree; } { } // { inherit tree; };
+      treeName = index: layer: fetch.storeName (layerName index layer + "-tree");
 
       # gpu=: only builders advertising these features (cuda, gpu-<type>) may build the layer.
       features = layer: if layer.systemFeatures or [ ] == [ ] then { } else {
@@ -124,9 +130,9 @@ let
               lower = map lowerOf acc.layers;
               trees = map treeOf acc.layers;
               inherit (boot) busybox;
-            } (features layer // { name = fetch.storeName (layerName index layer + "-tree"); });
+            } (features layer // { name = treeName index layer; });
           in
-          layerDrv "tree_layer.py" index layer { inherit tree; } { } // { inherit tree; }
+          fromTree index layer tree
         else if layer.kind == "copy" then layerDrv "copy_layer.py" index layer {
           lower = map lowerOf (chainOf layer.stage).layers;
           inherit (layer) sources dest intoDir;
@@ -188,20 +194,22 @@ let
               }) (layer.sdists or [ ]);
             };
             quoted = "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] plan + "'";
+            # The packages installed into the layer's tree (run_tree.py), as for debs.
+            tree = layerDrv "run_tree.py" index layer {
+              lower = map lowerOf acc.layers;
+              # The same layers unpacked once each, stacked with overlayfs (overlay.py).
+              trees = map treeOf acc.layers;
+              inherit (boot) busybox;
+              inherit (layer) env;
+              commands = [ "python3 ${./builders/python_install.py} ${quoted}" ];
+              shell = [ "/bin/sh" "-c" ];
+              workdir = "/";
+              network = false;
+              secretVar = null;
+              storeMount = true;
+            } (features layer // { name = treeName index layer; });
           in
-          layerDrv "run_layer.py" index layer {
-            lower = map lowerOf acc.layers;
-            # The same layers unpacked once each, stacked with overlayfs (overlay.py).
-            trees = map treeOf acc.layers;
-            inherit (boot) busybox;
-            inherit (layer) env;
-            commands = [ "python3 ${./builders/python_install.py} ${quoted}" ];
-            shell = [ "/bin/sh" "-c" ];
-            workdir = "/";
-            network = false;
-            secretVar = null;
-            storeMount = true;
-          } (features layer)
+          fromTree index layer tree
         else throw "nixbuild: unknown layer kind ${layer.kind}";
 
       chainOf = layers: builtins.foldl'
@@ -241,7 +249,7 @@ let
     in
     image // {
       inherit (chain) layers;
-      # Every derivation that makes a layer, bottom first: a deb layer's tree before it
+      # Every derivation that makes a layer, bottom first: a layer's tree before it
       # (what `nixbuild check` rebuilds and compares).
       layerBuilds = builtins.concatMap (layer: (if layer ? tree then [ layer.tree ] else [ ]) ++ [ layer ])
         chain.layers;

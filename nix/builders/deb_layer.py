@@ -23,7 +23,7 @@ Passes:
 
 Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower (layers, or deb layers' trees),
 trees, busybox, base, createdBy, epoch). Output in ``$out``: ``tree/``, ``index.json``
-(layer_tree.py), ``packed.json`` (the tar's diffId and size, see :func:`write_tree`),
+(layer_tree.py), ``packed.json`` (the tar's diffId and size, layer_tree.write_tree),
 ``dpkg-status`` (cumulative).
 """
 
@@ -40,8 +40,7 @@ import maintainer
 import overlay
 import run_layer
 from debfile import format_stanza, md5, parse_stanza, read_deb
-from layertar import (PACKED, Entry, HashingWriter, directory, regular, run_builder, symlink, write_json,
-                      write_layer, write_tar)
+from layertar import Entry, directory, regular, run_builder, symlink, write_tar
 from pgzip import threads
 
 MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -187,32 +186,9 @@ def build(spec: dict, out: str) -> None:
         changed, group_file = configure(entries, layer.inputs, commands, spec)
         entries.update(changed)
         maintainer.set_group_modes(layer, group_file)
-    write_tree(entries, out, spec["epoch"])
+    layer_tree.write_tree(entries, out, spec["epoch"])
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
-
-
-def write_tree(entries: dict[str, Entry], out: str, epoch: int) -> None:
-    """The layer as its tree (layer_tree.py's ``tree/`` and ``index.json``), unpacked from
-    its tar as the tar is written, and ``packed.json``: the tar's diffId and size, and whether
-    the tree gives that tar back (``exact``: every member landed at the path it names), from
-    which tree_layer.py makes the layer; where it would not, the layer itself as well
-    (``layer.tar.gz``, its descriptor fields in ``packed.json``'s ``layer``)."""
-    os.makedirs(out)
-    packed: dict = {"entries": len(entries)}
-
-    def write(sink) -> None:
-        tar = HashingWriter(sink)
-        write_tar(entries, tar, epoch=epoch)
-        packed.update(diffId="sha256:" + tar.sha256.hexdigest(), uncompressedSize=tar.size)
-
-    headers = layer_tree.unpack_tree(write, out, epoch)
-    if "diffId" not in packed:
-        raise SystemExit("nixbuild: the layer's tar was not written to its end")
-    packed["exact"] = headers.keys() == entries.keys()
-    if not packed["exact"]:
-        packed["layer"] = write_layer(entries, out, epoch=epoch)
-    write_json(os.path.join(out, PACKED), packed)
 
 
 ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8"]

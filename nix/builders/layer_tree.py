@@ -12,8 +12,9 @@ cannot hold makes the layer unstackable, and a step on top of it unpacks the lay
 - a whiteout (it deletes from the layers below, which a lower directory cannot express);
 - a member a single layer cannot unpack alone (a hard link to a file of a lower layer).
 
-A deb layer is unpacked into its tree as it is made (deb_layer.py uses :func:`unpack_tree`),
-and made from it (tree_layer.py): it has no derivation of this kind.
+A deb layer, and a Python step's, is unpacked into its tree as its tar is written
+(:func:`write_tree`, called by deb_layer.py and run_tree.py), and the layer is made from the
+tree (tree_layer.py): such a layer has no derivation of this kind.
 
 Input: ``$layerSpecPath`` (JSON: layer (its output folder), epoch). Output in ``$out``:
 ``tree/`` and ``index.json``: {stackable, why (when not), entries: [[path, type, mode, uid,
@@ -26,7 +27,7 @@ import json
 import os
 import tarfile
 
-from layertar import INDEX, run_builder
+from layertar import INDEX, PACKED, Entry, HashingWriter, run_builder, write_json, write_layer, write_tar
 from run_layer import rootfs, unpack
 
 
@@ -60,6 +61,29 @@ def unpack_tree(source, out: str, epoch: int) -> dict[str, tarfile.TarInfo]:
         json.dump({"stackable": why is None, "why": why, "entries": entries}, f,
                   sort_keys=True, separators=(",", ":"))
     return headers
+
+
+def write_tree(entries: dict[str, Entry], out: str, epoch: int) -> None:
+    """The layer as its tree (layer_tree.py's ``tree/`` and ``index.json``), unpacked from
+    its tar as the tar is written, and ``packed.json``: the tar's diffId and size, and whether
+    the tree gives that tar back (``exact``: every member landed at the path it names), from
+    which tree_layer.py makes the layer; where it would not, the layer itself as well
+    (``layer.tar.gz``, its descriptor fields in ``packed.json``'s ``layer``)."""
+    os.makedirs(out)
+    packed: dict = {"entries": len(entries)}
+
+    def write(sink) -> None:
+        tar = HashingWriter(sink)
+        write_tar(entries, tar, epoch=epoch)
+        packed.update(diffId="sha256:" + tar.sha256.hexdigest(), uncompressedSize=tar.size)
+
+    headers = unpack_tree(write, out, epoch)
+    if "diffId" not in packed:
+        raise SystemExit("nixbuild: the layer's tar was not written to its end")
+    packed["exact"] = headers.keys() == entries.keys()
+    if not packed["exact"]:
+        packed["layer"] = write_layer(entries, out, epoch=epoch)
+    write_json(os.path.join(out, PACKED), packed)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ Passes:
    the overlay's upper directory is that difference (overlay.diff).
 
 Input: ``$layerSpecPath`` (JSON: lower, trees (optional), busybox, commands, env, workdir,
-shell, createdBy, epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json``.
+shell, createdBy, epoch). Output in ``$out``: ``layer.tar.gz`` and ``layer.json`` (a Python
+step: its tree instead, run_tree.py).
 """
 
 from __future__ import annotations
@@ -429,6 +430,11 @@ def _tar_type(info: tarfile.TarInfo) -> int:
 
 
 def build(spec: dict, out: str) -> None:
+    write_layer_dir(made(spec), out, spec)
+
+
+def made(spec: dict) -> dict[str, Entry]:
+    """The layer's entries: what the commands changed in the image so far (passes 1-3)."""
     stack = None
     if spec.get("trees"):  # a Python step: its lower layers come as trees too (layer_tree.py)
         busybox = os.path.join(spec["busybox"], "bin", "busybox")
@@ -442,7 +448,7 @@ def build(spec: dict, out: str) -> None:
                   for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
         run(root, spec)
         entries = diff(root, before)
-    write_layer_dir(entries, out, spec)
+    return entries
 
 
 if __name__ == "__main__":

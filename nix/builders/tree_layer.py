@@ -1,9 +1,9 @@
-"""Builder: a layer made from its tree (deb_layer.py's output).
+"""Builder: a layer made from its tree (deb_layer.py's or run_tree.py's output).
 
-A deb layer's packages are unpacked and configured into a tree first, the tree the steps
-above stack (overlay.py); this derivation writes the layer from it. The steps above depend
-on the tree, not on this, so the layer's compression (~8 s for debian_slim's 497 MiB on two
-cores) runs beside them instead of before them.
+A deb layer's packages are unpacked and configured into a tree first, and a Python step's
+installed into one, the tree the steps above stack (overlay.py); this derivation writes the
+layer from it. The steps above depend on the tree, not on this, so the layer's compression
+(~8 s for debian_slim's 497 MiB on two cores) runs beside them instead of before them.
 
 The tree holds each file's bytes and ``index.json`` each path's tar header, so the entries
 rebuilt from them (overlay.layer_entries) give the tar the tree was unpacked from, byte for
@@ -11,8 +11,8 @@ byte, when every member landed at the path it names (``exact`` in ``packed.json`
 diffId is checked against the one recorded there, and a difference fails the build. A tree
 that is not exact carries the layer itself, which is copied.
 
-Input: ``$layerSpecPath`` (JSON: tree (the deb layer's tree), createdBy, epoch). Output in
-``$out``: ``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (the tree's).
+Input: ``$layerSpecPath`` (JSON: tree, createdBy, epoch). Output in ``$out``:
+``layer.tar.gz``, ``layer.json`` (digests, sizes), ``dpkg-status`` (a deb layer's tree's).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def build(spec: dict, out: str) -> None:
         meta = packed["layer"]
     meta["createdBy"] = spec["createdBy"]
     write_json(os.path.join(out, "layer.json"), meta)
-    shutil.copyfile(os.path.join(tree, "dpkg-status"), os.path.join(out, "dpkg-status"))
+    if os.path.exists(os.path.join(tree, "dpkg-status")):  # a deb layer's
+        shutil.copyfile(os.path.join(tree, "dpkg-status"), os.path.join(out, "dpkg-status"))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 Modal's debian_slim is ``python:X.Y-slim-<codename>`` plus gcc, gfortran and build-essential.
 nixbuild builds the same kind of image from Debian's own packages only, so that every byte is
 pinned: the minbase set (what Debian's official ``*-slim`` images hold), Debian's Python with
-pip, venv and headers, ``python`` on PATH (python-is-python3), a C/C++/Fortran toolchain, CA
+venv and headers, ``python`` on PATH (python-is-python3), a C/C++/Fortran toolchain, CA
 certificates, netbase and tzdata; then, as Modal's ``pip install --upgrade pip wheel uv``, the
 current pip, wheel and uv from the package index, pinned in the lock (so pip and uv work in
-the image at runtime). A Python series maps to the Debian release that ships it; a series
+the image at runtime). That step is the image's one pip: Debian's python3-pip (and the
+python3-wheel it pulls in) would only sit shadowed under /usr/local's newer pip, 13 MiB that
+nothing runs and image scanners report; setuptools stays where the official image of the
+series has it (before 3.12, ensurepip installed it). A Python series maps to the Debian release that ships it; a series
 Debian does not ship (3.10, 3.12, 3.14, 3.15) is python-build-standalone's build under
 /usr/local on bookworm (:mod:`nixbuild.python.standalone`), as Modal's python:X-slim-bookworm
 images have their Python under /usr/local, and Debian's own python3 packages are left out.
@@ -22,7 +25,10 @@ PYTHON_DISTRIBUTIONS = {"3.11": "bookworm", "3.13": "trixie"}
 STANDALONE_SERIES = ("3.10", "3.12", "3.14", "3.15")
 STANDALONE_DISTRIBUTION = "bookworm"
 
-DEBIAN_PYTHON_PACKAGES = ["python3", "python3-pip", "python3-venv", "python3-dev", "python-is-python3"]
+DEBIAN_PYTHON_PACKAGES = ["python3", "python3-venv", "python3-dev", "python-is-python3"]
+# The official python:X-slim images hold setuptools for these series only (Python 3.12 dropped
+# it from ensurepip); Debian's comes without pip.
+SETUPTOOLS_SERIES = ("3.10", "3.11")
 BASE_PACKAGES = [
     *DEBIAN_PYTHON_PACKAGES,
     "ca-certificates", "netbase", "tzdata",
@@ -60,7 +66,7 @@ def base_packages(series: str) -> list[str]:
     runtime libraries of the official slim images instead)."""
     if is_standalone(series):
         return [*(p for p in BASE_PACKAGES if p not in DEBIAN_PYTHON_PACKAGES), *STANDALONE_RUNTIME]
-    return BASE_PACKAGES
+    return [*BASE_PACKAGES, *(["python3-setuptools"] if series in SETUPTOOLS_SERIES else [])]
 
 
 def supported_series() -> list[str]:

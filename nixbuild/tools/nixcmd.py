@@ -223,13 +223,14 @@ def _is_step(name: str) -> bool:
 
 def describe_derivation(name: str) -> str:
     """``layer-3-1-apt_install`` -> ``layer 3: step 1 apt_install``; ``image-web`` -> ``image web``;
-    a layer's tree (``-tree``, nix/builders/layer_tree.py) -> ``..., unpacked for the steps above``."""
+    a layer's tree (``-tree``: what the steps above stack, nix/builders/layer_tree.py) ->
+    ``..., as a tree``."""
     layer = _LAYER.match(name)
     if layer:
         part = layer["part"]
         return (f"layer {layer['layer']}: step {layer['step']} {layer['kind']}" + (f" ({part[1:]})" if part else "")
                 + (" to zstd" if layer["zstd"] else "")
-                + (", unpacked for the steps above" if layer["tree"] else ""))
+                + (", as a tree" if layer["tree"] else ""))
     return name.replace("-", " ", 1)
 
 

@@ -69,6 +69,20 @@ def test_python_pip_and_compiler_like_modal_debian_slim(quickstart, cli):
     assert out[4].startswith("GNU Make")
 
 
+def test_one_pip_the_steps_with_setuptools_beside_it(quickstart, cli):
+    # The image's pip is the one `pip install --upgrade pip wheel uv` pinned, under /usr/local;
+    # Debian's python3-pip is not installed (it would sit shadowed below it), setuptools is, as
+    # in the official python:3.11-slim image. Oracles: dpkg's database, and Python's importlib.
+    out = cli("run", quickstart["app"], "--", "sh", "-c",
+              "dpkg-query -W -f '${db:Status-Abbrev}' python3-pip 2>/dev/null || echo no-python3-pip; "
+              "python -c 'import pip, setuptools, wheel; print(pip.__file__); print(setuptools.__file__)'; "
+              "ls -d /usr/lib/python3/dist-packages/pip 2>/dev/null || echo no-debian-pip").stdout.splitlines()
+    assert out[0] == "no-python3-pip"
+    assert out[1].startswith("/usr/local/lib/python3.11/dist-packages/pip/")
+    assert out[2].startswith("/usr/lib/python3/dist-packages/setuptools/")
+    assert out[3] == "no-debian-pip"
+
+
 def test_dpkg_lists_exactly_the_locked_packages(quickstart, cli):
     out = cli("run", quickstart["app"], "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Package}=${Version}\\n"
               ).stdout.splitlines()

@@ -85,8 +85,10 @@ def _wheels_layer(**extra) -> dict:
 def test_a_wheels_layer_hands_every_pinned_file_to_the_installer(tmp_path):
     value = spec(layers=1)
     value["layers"].append(_wheels_layer())
+    # The step runs in the derivation of the layer's tree (run_tree.py); the layer is written
+    # from it (tree_layer.py).
     layer_spec = evaluate("builtins.fromJSON (builtins.unsafeDiscardStringContext "
-                          "(builtins.elemAt (lib.buildImage spec).layers 1).layerSpec)", value, tmp_path)
+                          "(builtins.elemAt (lib.buildImage spec).layers 1).tree.layerSpec)", value, tmp_path)
     (command,) = layer_spec["commands"]
     assert command.startswith("python3 /nix/store/") and "-python_install.py '" in command
     plan = json.loads(command.split(" ", 2)[2].strip("'"))
@@ -103,7 +105,7 @@ def test_a_git_checkout_is_the_directory_the_cli_seeds_under_its_nar_hash(tmp_pa
                 "backend": "setuptools.build_meta", "build": []}
     value["layers"].append(_wheels_layer(sdists=[checkout]))
     layer_spec = evaluate("builtins.fromJSON (builtins.unsafeDiscardStringContext "
-                          "(builtins.elemAt (lib.buildImage spec).layers 1).layerSpec)", value, tmp_path)
+                          "(builtins.elemAt (lib.buildImage spec).layers 1).tree.layerSpec)", value, tmp_path)
     (sdist,) = json.loads(layer_spec["commands"][0].split(" ", 2)[2].strip("'"))["sdists"]
     seeded = subprocess.run(["nix-store", "--print-fixed-path", "--recursive", "sha256", NAR, checkout["name"]],
                             capture_output=True, text=True, check=True).stdout.strip()
@@ -113,9 +115,11 @@ def test_a_git_checkout_is_the_directory_the_cli_seeds_under_its_nar_hash(tmp_pa
 def test_a_gpu_wheels_layer_requires_the_builder_features(tmp_path):
     value = spec(layers=1)
     value["layers"].append(_wheels_layer(systemFeatures=["cuda", "gpu-a100"]))
-    features = evaluate("(builtins.elemAt (lib.buildImage spec).layers 1).requiredSystemFeatures or null",
+    # The packages are installed in the layer's tree; writing the layer from it needs no GPU.
+    features = evaluate("let l = builtins.elemAt (lib.buildImage spec).layers 1; in "
+                        "[ (l.tree.requiredSystemFeatures or null) (l.requiredSystemFeatures or null) ]",
                         value, tmp_path)
-    assert features == ["cuda", "gpu-a100"]
+    assert features == [["cuda", "gpu-a100"], None]
 
 
 def test_a_gpu_deb_layer_requires_the_builder_features(tmp_path):

@@ -1,7 +1,7 @@
-"""A deb layer is unpacked into its tree as its tar is written (deb_layer.write_tree), and the
-layer is written from that tree (tree_layer.py). The oracle for the bytes is the tar of the
-same entries written directly (layertar.write_tar, our own writer: what the layer was before
-the tree came first), and Python's tarfile reading both."""
+"""A deb layer (or a Python step's) is unpacked into its tree as its tar is written
+(layer_tree.write_tree), and the layer is written from that tree (tree_layer.py). The oracle
+for the bytes is the tar of the same entries written directly (layertar.write_tar, our own
+writer: what the layer was before the tree came first), and Python's tarfile reading both."""
 
 import gzip
 import io
@@ -11,7 +11,7 @@ import tarfile
 
 import pytest
 
-import deb_layer
+import layer_tree
 import layertar
 import run_layer
 import tree_layer
@@ -43,7 +43,7 @@ def tar_of(entries) -> bytes:
 def test_the_layer_written_from_the_tree_is_the_tar_it_was_unpacked_from(tmp_path, monkeypatch):
     entries = entries_with_links()
     tree, out = str(tmp_path / "tree"), str(tmp_path / "layer")
-    deb_layer.write_tree(entries, tree, EPOCH)
+    layer_tree.write_tree(entries, tree, EPOCH)
     (tmp_path / "tree" / "dpkg-status").write_text("Package: x\n")
     packed = json.loads((tmp_path / "tree" / "packed.json").read_text())
     assert packed["exact"] and not (tmp_path / "tree" / "layer.tar.gz").exists()
@@ -76,7 +76,7 @@ def test_a_tree_that_cannot_give_its_tar_back_carries_the_layer(tmp_path):
     entries["srv"] = layertar.symlink("srv", "opt")
     entries["srv/data"] = layertar.regular("srv/data", b"through the link\n")
     tree, out = str(tmp_path / "tree"), str(tmp_path / "layer")
-    deb_layer.write_tree(entries, tree, EPOCH)
+    layer_tree.write_tree(entries, tree, EPOCH)
     (tmp_path / "tree" / "dpkg-status").write_text("")
     packed = json.loads((tmp_path / "tree" / "packed.json").read_text())
     assert not packed["exact"] and (tmp_path / "tree" / "tree" / "opt" / "data").exists()
@@ -89,7 +89,7 @@ def test_a_tree_that_cannot_give_its_tar_back_carries_the_layer(tmp_path):
 
 def test_a_tree_that_no_longer_gives_its_tar_fails_the_layer(tmp_path):
     tree, out = str(tmp_path / "tree"), str(tmp_path / "layer")
-    deb_layer.write_tree(base_entries(), tree, EPOCH)
+    layer_tree.write_tree(base_entries(), tree, EPOCH)
     (tmp_path / "tree" / "dpkg-status").write_text("")
     (tmp_path / "tree" / "tree" / "etc" / "motd").write_bytes(b"ho\n")  # same size, other bytes
     with pytest.raises(SystemExit, match="is not the tar it was unpacked from"):
@@ -99,7 +99,7 @@ def test_a_tree_that_no_longer_gives_its_tar_fails_the_layer(tmp_path):
 def test_the_writer_of_a_piped_tar_gets_to_its_end(tmp_path):
     # tarfile stops reading at the end-of-archive block; what the writer writes after it
     # (tarfile's padding; here more than a pipe holds) must still be read, or the writer dies
-    # of a broken pipe before it notes its result (deb_layer.write_tree's diffId).
+    # of a broken pipe before it notes its result (layer_tree.write_tree's diffId).
     done = []
 
     def write(sink):

@@ -56,7 +56,7 @@ def test_layer_trees_count_as_steps_not_downloads():
                  f"  /nix/store/{H}-layer-1-0-debian_slim-python.drv",
                  f"building '/nix/store/{H}-layer-0-0-debian_slim-tree.drv'..."]:
         log.feed(line + "\n")
-    assert shown == ["[1/2] layer 0: step 0 debian_slim, unpacked for the steps above"]
+    assert shown == ["[1/2] layer 0: step 0 debian_slim, as a tree"]
     assert log.counts.files == 0
 
 
