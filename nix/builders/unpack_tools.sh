@@ -20,4 +20,4 @@ done
 # seed: marshal writes set constants in hash order. Both make the output reproducible.
 lib="$out/usr/lib/x86_64-linux-gnu"
 PYTHONHASHSEED=0 "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$out/usr/bin/python3.11" -E -s \
-  -m compileall -q --invalidation-mode unchecked-hash "$out/usr/lib/python3.11"
+  -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out/usr/lib/python3.11"

@@ -1,8 +1,8 @@
 """The pinned files a build needs, downloaded by the CLI in parallel and added to the store in one call.
 
 Nix fetches every pinned file itself (nix/fetch.nix ``fetchFile``: ``builtin:fetchurl``), one
-derivation each. Each fetch takes one of ``max-jobs`` build slots, which ``auto`` makes the
-number of cores, so on a 2-core machine the ~200 .debs and wheels of a cold debian_slim build
+derivation each. Each fetch takes one of ``max-jobs`` build slots, about as many as the
+cores (nixcmd.max_jobs), so on a 2-core machine the ~200 .debs and wheels of a cold debian_slim build
 were fetched two at a time, ~10 s of a build whose bytes come from a nearby mirror in ~2 s.
 
 Before nix-build, :func:`prefetch` puts into the store every file the spec names
