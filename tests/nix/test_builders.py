@@ -2,6 +2,8 @@
 
 import gzip
 import hashlib
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -211,6 +213,33 @@ def test_byte_compile_lists_the_modules_debian_compiles():
     lists = {k: v.decode().split() for k, v in layer.inputs.items()}
     assert lists == {"run/nixbuild-configure/compile-python3.list": ["/usr/lib/python3/dist-packages/pip/__init__.py"],
                      "run/nixbuild-configure/compile-python3.11.list": ["/usr/lib/python3.11/json/__init__.py"]}
+
+
+def test_byte_compile_in_forked_processes_gives_the_bytes_of_one(tmp_path):
+    # Oracle: py_compile in a single process (the command before it forked), same seed; a file
+    # that does not compile is skipped, not fatal, as py3compile does.
+    sources = {f"pkg{i}/mod{j}.py": f"X = {{{i}, {j}, 'a', 'b'}}\ndef f():\n    return {{'x', 'y', {j}}}\n"
+               for i in range(3) for j in range(7)}
+    sources["pkg0/broken.py"] = "def (:\n"
+    for name, text in sources.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    listing = tmp_path / "files.list"
+    listing.write_text("".join(f"{tmp_path / name}\n" for name in sorted(sources)))
+    env = {"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"}
+
+    def compiled() -> dict:
+        return {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in sorted(tmp_path.rglob("*.pyc"))}
+
+    subprocess.run([sys.executable, "-B", "-S", "-s", "-c", maintainer.PY_COMPILE, str(listing)], env=env, check=True)
+    forked = compiled()
+    for pyc in tmp_path.rglob("*.pyc"):
+        pyc.unlink()
+    single = ("import py_compile, sys\nfor f in open(sys.argv[1]).read().split():\n    try:\n"
+              "        py_compile.compile(f, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
+              "    except py_compile.PyCompileError:\n        pass\n")
+    subprocess.run([sys.executable, "-B", "-S", "-s", "-c", single, str(listing)], env=env, check=True)
+    assert forked == compiled() and len(forked) == 21
 
 
 def test_python_stdlib_effect_drops_the_externally_managed_marker():
