@@ -48,10 +48,13 @@ from uv import find_uv_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from nixbuild.debian import slim  # noqa: E402
 from tests.servers import running_registry  # noqa: E402
 
-# nixbuild's debian_slim 3.11 package set, as the peer script installs it.
-PEER_PACKAGES = "python3,python3-pip,python3-venv,python3-dev,gcc,g++,gfortran,make,ca-certificates,netbase,tzdata"
+# nixbuild's debian_slim 3.11 Debian packages, for the peer's mmdebstrap (../shared/peers/
+# side-by-side.sh names them itself: it still has python3-pip, which debian_slim left for
+# the pip its pip/wheel/uv step installs).
+PEER_PACKAGES = ",".join(slim.base_packages("3.11"))
 PYTHON_PACKAGES = ("requests", "rich")
 APP = """
 import nixbuild
