@@ -15,9 +15,7 @@ Passes:
    has room) and run those commands there, in the chroot run_layer.py uses for
    run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower
    layers come as trees unpacked once (``trees``, layer_tree.py) and are stacked with
-   overlayfs where they allow it (overlay.py). The base layer, with nothing below it, is
-   unpacked into its own tree and configured there (:func:`configured_in_tree`): pass 6 is
-   then done, without a second unpack.
+   overlayfs where they allow it (overlay.py).
 6. Add missing parent directories and unpack the deterministic layer's tar (layertar.py) as
    it is written into the layer's tree (layer_tree.py's), the tree the steps above stack;
    tree_layer.py writes the layer from it, while they run. Before, the layer came first and
@@ -42,9 +40,8 @@ import maintainer
 import overlay
 import run_layer
 from debfile import format_stanza, md5, parse_stanza, read_deb
-from layertar import PACKED, Entry, directory, regular, run_builder, symlink, write_json, write_tar
+from layertar import Entry, directory, regular, run_builder, symlink, write_tar
 from pgzip import threads
-from run_layer import rootfs
 
 MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # Directories the base layer turns into symlinks: a package path below one is written below
@@ -185,12 +182,11 @@ def build(spec: dict, out: str) -> None:
             entries[parent] = directory(parent)
             parent = posixpath.dirname(parent)
 
-    if not (commands and not spec.get("lower") and configured_in_tree(layer, commands, spec, out)):
-        if commands:
-            changed, group_file = configure(entries, layer.inputs, commands, spec)
-            entries.update(changed)
-            maintainer.set_group_modes(layer, group_file)
-        layer_tree.write_tree(entries, out, spec["epoch"])
+    if commands:
+        changed, group_file = configure(entries, layer.inputs, commands, spec)
+        entries.update(changed)
+        maintainer.set_group_modes(layer, group_file)
+    layer_tree.write_tree(entries, out, spec["epoch"])
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
 
@@ -234,66 +230,6 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
         if name not in headers:
             os.rmdir(os.path.join(root, name))
     return _kept(run_layer.diff(root, before)), _read(os.path.join(root, "etc/group"))
-
-
-def configured_in_tree(layer: maintainer.Layer, commands: list[str], spec: dict, out: str) -> bool:
-    """The base layer (nothing below it) unpacked into its own tree and configured there: the
-    tree ``write_tree`` would make of the configured entries, without unpacking them twice
-    (into a scratch root for the commands, then into the tree: 3 of debian_slim's ~18 s).
-    ``layer.entries`` take what the commands changed; the index and ``packed.json`` come from
-    the tar of the entries, read as it is written (layer_tree.tar_headers). False, with ``out``
-    removed and the entries untouched, where the tree would not be exactly those entries: a
-    member that lands elsewhere, a command that deletes a packaged path or edits one of
-    maintainer.DISCARD; the caller then takes the scratch root."""
-    entries, epoch = layer.entries, spec["epoch"]
-    tree = os.path.join(out, "tree")
-    os.makedirs(tree)
-    headers: dict = {}
-    whiteouts: list[str] = []
-
-    def staged(sink) -> None:
-        write_tar(entries, sink, epoch=epoch)
-
-    run_layer.unpack(staged, tree, headers, epoch, whiteouts)
-    if whiteouts or headers.keys() != entries.keys():
-        return _abandon(out, "a member does not land at the path it names")
-    before = {path: run_layer.Was(info, run_layer.fingerprint(os.path.join(tree, path)))
-              for path, info in headers.items()}
-    for name, data in layer.inputs.items():
-        _write(os.path.join(tree, name), data)
-    run_spec = {"busybox": spec["busybox"], "env": ENV + [f"SOURCE_DATE_EPOCH={epoch}"],
-                "commands": commands, "shell": ["/bin/sh", "-c"], "workdir": "/"}
-    run_layer.run(tree, run_spec)
-    made = set(layer.inputs) | {posixpath.dirname(n) for n in layer.inputs} | set(run_layer.MOUNTS)
-    for name in sorted(made - headers.keys(), reverse=True):  # files first, then their folders
-        full = os.path.join(tree, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            os.rmdir(full)
-        elif os.path.lexists(full):
-            os.unlink(full)
-    changed = run_layer.diff(tree, before)
-    if any(posixpath.basename(path).startswith(run_layer.WHITEOUT) or (maintainer.discarded(path) and path in entries)
-           for path in changed):
-        return _abandon(out, "a command deleted a packaged path, or edited a log or cache")
-    for path in [p for p in changed if maintainer.discarded(p)]:  # new logs and caches: not kept
-        rootfs.remove(os.path.join(tree, path))
-        del changed[path]
-    on_disk = {os.path.relpath(os.path.join(top, name), tree)
-               for top, dirs, files in os.walk(tree) for name in dirs + files}
-    if on_disk != entries.keys() | changed.keys():
-        return _abandon(out, f"the tree holds other paths ({sorted(on_disk ^ (entries.keys() | changed.keys()))[:3]})")
-    entries.update(changed)
-    maintainer.set_group_modes(layer, _read(os.path.join(tree, "etc/group")))
-    headers, packed = layer_tree.tar_headers(entries, epoch)
-    layer_tree.write_index(out, headers)
-    write_json(os.path.join(out, PACKED), {**packed, "exact": True})
-    return True
-
-
-def _abandon(out: str, why: str) -> bool:
-    print(f"nixbuild: configuring in a scratch root instead of the tree: {why}", flush=True)
-    rootfs.remove(out)
-    return False
 
 
 def _stacked(staged, inputs: dict[str, bytes], run_spec: dict,

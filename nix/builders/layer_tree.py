@@ -28,7 +28,7 @@ import os
 import tarfile
 
 from layertar import INDEX, PACKED, Entry, HashingWriter, run_builder, write_json, write_layer, write_tar
-from run_layer import piped, rootfs, unpack
+from run_layer import rootfs, unpack
 
 
 def build(spec: dict, out: str) -> None:
@@ -54,40 +54,13 @@ def unpack_tree(source, out: str, epoch: int) -> dict[str, tarfile.TarInfo]:
         rootfs.remove(tree)
         os.makedirs(tree)
         headers = {}
-    write_index(out, headers, why)
-    return headers
-
-
-def write_index(out: str, headers: dict[str, tarfile.TarInfo], why: str | None = None) -> None:
-    """``out/index.json`` of a tree holding ``headers`` (stackable unless ``why``)."""
     # The tree's own modes go: the store makes them 0444/0555 (directories writable until then).
     entries = [[path, info.type.decode(), info.mode, info.uid, info.gid, info.size, info.linkname]
                for path, info in sorted(headers.items())]
     with open(os.path.join(out, INDEX), "w") as f:
         json.dump({"stackable": why is None, "why": why, "entries": entries}, f,
                   sort_keys=True, separators=(",", ":"))
-
-
-def tar_headers(entries: dict[str, Entry], epoch: int) -> tuple[dict[str, tarfile.TarInfo], dict]:
-    """The headers of the tar of ``entries`` as a reader sees them, and that tar's diffId and
-    size (``packed.json``'s fields), from one pass over it that writes nothing: for a tree
-    that already holds those entries (deb_layer.py configures the base in its tree)."""
-    packed: dict = {"entries": len(entries)}
-
-    def write(sink) -> None:
-        tar = HashingWriter(sink)
-        write_tar(entries, tar, epoch=epoch)
-        packed.update(diffId="sha256:" + tar.sha256.hexdigest(), uncompressedSize=tar.size)
-
-    stream, thread = piped(write)
-    with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-        headers = {info.name: info for info in tar}
-        while stream.read(1 << 20):
-            pass  # the end-of-archive blocks: the writer finishes, and notes its result
-    thread.join()
-    if thread.error is not None or "diffId" not in packed:
-        raise SystemExit(f"nixbuild: the layer's tar could not be written: {thread.error}")
-    return headers, packed
+    return headers
 
 
 def write_tree(entries: dict[str, Entry], out: str, epoch: int) -> None:

@@ -88,7 +88,7 @@ def _forget(index: dict[str, Was], path: str) -> None:
         del index[key]
 
 
-def piped(write):
+def _piped(write):
     """A stream of what ``write(sink)`` writes, written by a thread while the caller reads
     (zlib and file writes release the GIL), so that making the tar overlaps unpacking it and
     the tar never lands on disk."""
@@ -111,7 +111,7 @@ def piped(write):
 
 
 def _gunzip(layer_tar: str):
-    """A writer of the tar inside ``layer_tar`` (a .tar.gz), for :func:`piped`."""
+    """A writer of the tar inside ``layer_tar`` (a .tar.gz), for :func:`_piped`."""
     def write(sink) -> None:
         with gzip.open(layer_tar, "rb") as gz:
             while chunk := gz.read(1 << 20):
@@ -132,9 +132,9 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
     ``var/run/x`` is the file ``run/x``.
     """
     if callable(layer_tar):
-        stream, thread = piped(layer_tar)
+        stream, thread = _piped(layer_tar)
     elif layer_tar.endswith(".gz"):
-        stream, thread = piped(_gunzip(layer_tar))
+        stream, thread = _piped(_gunzip(layer_tar))
     else:
         stream, thread = open(layer_tar, "rb", buffering=1 << 20), None
     umask = os.umask(0)  # os.open below creates files with the layer's permission bits

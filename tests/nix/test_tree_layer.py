@@ -1,9 +1,7 @@
 """A deb layer (or a Python step's) is unpacked into its tree as its tar is written
 (layer_tree.write_tree), and the layer is written from that tree (tree_layer.py). The oracle
 for the bytes is the tar of the same entries written directly (layertar.write_tar, our own
-writer: what the layer was before the tree came first), and Python's tarfile reading both.
-The base, configured in its own tree (deb_layer.configured_in_tree), is checked against the
-scratch-root configure it replaces."""
+writer: what the layer was before the tree came first), and Python's tarfile reading both."""
 
 import gzip
 import io
@@ -13,10 +11,8 @@ import tarfile
 
 import pytest
 
-import deb_layer
 import layer_tree
 import layertar
-import maintainer
 import run_layer
 import tree_layer
 from test_run_layer import base_entries
@@ -113,76 +109,3 @@ def test_the_writer_of_a_piped_tar_gets_to_its_end(tmp_path):
 
     run_layer.unpack(write, str(tmp_path), {}, EPOCH)
     assert done == [True]
-
-
-def configured_entries():
-    entries = entries_with_links()
-    entries["etc/group"] = layertar.regular("etc/group", b"root:x:0:\nmail:x:8:\n")
-    entries["var/mail/spool"] = layertar.regular("var/mail/spool", b"")
-    return entries
-
-
-def fake_configure(root, spec, stack=None):
-    """What the base's configure commands do to the root (run in a chroot in a build): a new
-    file in a new folder (ldconfig's cache), a packaged file edited in place, a new log
-    (maintainer.DISCARD), reading an input file; and the mount points the chroot makes."""
-    for mount in ("dev", "proc", "tmp"):
-        os.makedirs(os.path.join(root, mount), exist_ok=True)
-    assert open(os.path.join(root, "run/nixbuild-configure/list")).read() == "etc/motd\n"
-    os.makedirs(os.path.join(root, "etc/ld.so.cache.d"))
-    with open(os.path.join(root, "etc/ld.so.cache.d/cache"), "wb") as f:
-        f.write(b"cache")
-    with open(os.path.join(root, "etc/keep"), "wb") as f:
-        f.write(b"edited\n")
-    os.makedirs(os.path.join(root, "var/log"), exist_ok=True)
-    with open(os.path.join(root, "var/log/alternatives.log"), "w") as f:
-        f.write("log\n")
-
-
-def configured_layer():
-    layer = maintainer.Layer(configured_entries(), {"pkg"}, {"pkg"})
-    layer.inputs["run/nixbuild-configure/list"] = b"etc/motd\n"
-    layer.group_modes["var/mail/spool"] = ("mail", 0o660)
-    return layer
-
-
-def test_the_base_configured_in_its_tree_is_the_tree_of_a_scratch_configure(tmp_path, monkeypatch):
-    # Oracle: the scratch-root path (deb_layer.configure, then layer_tree.write_tree), which the
-    # base took before it was configured in its own tree; same fake commands for both.
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(run_layer, "run", fake_configure)
-    spec = {"busybox": "/nonexistent", "epoch": EPOCH, "lower": []}
-
-    layer = configured_layer()
-    assert deb_layer.configured_in_tree(layer, ["true"], spec, str(tmp_path / "direct"))
-    scratch = configured_layer()
-    changed, group = deb_layer.configure(scratch.entries, scratch.inputs, ["true"], spec)
-    scratch.entries.update(changed)
-    maintainer.set_group_modes(scratch, group)
-    layer_tree.write_tree(scratch.entries, str(tmp_path / "oracle"), EPOCH)
-
-    def files(out):
-        return {p.relative_to(out / "tree").as_posix(): (p.is_dir(), p.is_symlink() and os.readlink(p),
-                                                       p.is_file() and not p.is_symlink() and p.read_bytes())
-                for p in sorted((out / "tree").rglob("*"))}
-
-    for name in (layertar.INDEX, layertar.PACKED):
-        assert json.loads((tmp_path / "direct" / name).read_text()) == json.loads((tmp_path / "oracle" / name).read_text())
-    assert files(tmp_path / "direct") == files(tmp_path / "oracle")
-    direct = files(tmp_path / "direct")
-    assert direct["etc/keep"][2] == b"edited\n" and "etc/ld.so.cache.d/cache" in direct
-    assert "var/log/alternatives.log" not in direct and "run/nixbuild-configure" not in direct
-    assert "dev" not in direct and "tmp" not in direct
-    assert layer.entries["var/mail/spool"].info.mode == 0o660
-
-
-def test_a_command_that_deletes_a_packaged_path_falls_back_to_a_scratch_root(tmp_path, monkeypatch, capsys):
-    def deleting(root, spec, stack=None):
-        os.unlink(os.path.join(root, "etc/keep"))
-    monkeypatch.setattr(run_layer, "run", deleting)
-    layer = configured_layer()
-    before = set(layer.entries)
-    assert not deb_layer.configured_in_tree(layer, ["true"], {"busybox": "/x", "epoch": EPOCH, "lower": []},
-                                            str(tmp_path / "out"))
-    assert not (tmp_path / "out").exists() and set(layer.entries) == before
-    assert "scratch root" in capsys.readouterr().out
