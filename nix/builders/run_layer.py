@@ -140,6 +140,10 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
     umask = os.umask(0)  # os.open below creates files with the layer's permission bits
     try:
         made_dirs: set[str] = set()  # parents known to exist: no mkdir call per entry
+        # Where each member's folder resolved to (member folder -> host folder): members come
+        # folder by folder, and resolving each path again took an lstat per component. Valid
+        # until something is removed or a symlink made (either may change a resolution).
+        resolved: dict[str, str] = {}
         with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
                 if whiteouts is not None and rootfs.whiteout(info.name) is not None:
@@ -150,8 +154,15 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
                     for gone in removed:
                         _forget(index, gone)
                     made_dirs.clear()
+                    resolved.clear()
                     continue
-                path = rootfs.resolve_in_root(root, info.name, follow=False)
+                folder, base = posixpath.split(info.name)
+                if base not in ("", ".", "..") and folder in resolved:
+                    path = os.path.join(resolved[folder], base)
+                else:
+                    path = rootfs.resolve_in_root(root, info.name, follow=False)
+                    if base not in ("", ".", ".."):
+                        resolved[folder] = os.path.dirname(path)
                 name = rootfs.relative(root, path)
                 if not name:
                     continue  # the root itself
@@ -163,6 +174,7 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
                 if info.isdir():
                     if exists and not (os.path.isdir(path) and not os.path.islink(path)):
                         rootfs.remove(path)
+                        resolved.clear()
                     os.makedirs(path, exist_ok=True)
                     os.chmod(path, (info.mode & SETTABLE) | 0o700)  # we must be able to write into it
                     made_dirs.add(name)
@@ -171,8 +183,10 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
                         rootfs.remove(path)
                         _forget(index, name)
                         made_dirs.clear()
+                        resolved.clear()
                     if info.issym():
                         os.symlink(info.linkname, path)
+                        resolved.clear()
                     elif info.islnk():
                         os.link(rootfs.resolve_in_root(root, info.linkname, follow=False), path,
                                 follow_symlinks=False)
