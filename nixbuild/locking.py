@@ -352,9 +352,11 @@ def _snapshot_or_warn(indexes: _Indexes, locked: BootstrapLock | ImageLock, what
         return None
 
 
-def verify_pins(images: dict[str, Image], current: Lock, settings: Settings) -> None:
+def verify_pins(images: dict[str, Image], current: Lock, settings: Settings,
+                on_bootstrap: Callable[[BootstrapLock], None] = lambda _b: None) -> None:
     """Check ``current``'s Debian pins against the signed index snapshots it records (see the
     module docstring). Raises LockError naming the first package that does not match.
+    ``on_bootstrap`` is told the toolchain's pins once they are checked (or known good).
 
     A lock verified once (same lock text, same app fingerprints) is remembered in the cache
     by hash, so an unchanged app's next builds skip the re-resolution (about 2 s)."""
@@ -362,9 +364,11 @@ def verify_pins(images: dict[str, Image], current: Lock, settings: Settings) -> 
                                     sort_keys=True).encode()).hexdigest()
     marker = settings.cache_dir / "verified-locks" / key
     if marker.exists():
+        on_bootstrap(current.bootstrap)
         return
     indexes = _Indexes(settings, lambda _msg: None)
     checked = [_verify_bootstrap(current.bootstrap, indexes)]
+    on_bootstrap(current.bootstrap)
     for name, image in images.items():
         locked = current.images.get(name)
         if locked is not None and locked.distribution == distribution_of(image, name):
@@ -458,14 +462,17 @@ def lock_bootstrap(previous: BootstrapLock | None, indexes: _Indexes, *, update:
 
 
 def lock(images: dict[str, Image], previous: Lock | None, settings: Settings, *,
-         update: bool = False, zstd: bool = False, progress: Progress = lambda _msg: None) -> Lock:
+         update: bool = False, zstd: bool = False, progress: Progress = lambda _msg: None,
+         on_bootstrap: Callable[[BootstrapLock], None] = lambda _b: None) -> Lock:
     """The lock of ``images``, re-using ``previous`` pins where nothing changed (all of them
     re-resolved with ``update``); ``zstd``: the build compresses layers with zstd, which the
-    bootstrap must then pin."""
+    bootstrap must then pin. ``on_bootstrap`` is told the toolchain's pins as soon as they
+    are known, before the images are resolved."""
     for name, image in images.items():
         distribution_of(image, name)  # refuse unsupported Python versions before any download
     indexes = _Indexes(settings, progress)
     bootstrap = lock_bootstrap(previous.bootstrap if previous else None, indexes, update=update)
+    on_bootstrap(bootstrap)
     old = previous.images if previous else {}
     locked = {name: lock_image(name, image, old.get(name), indexes, update=update)
               for name, image in images.items()}

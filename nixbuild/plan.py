@@ -529,10 +529,14 @@ def image_spec(name: str, image: Image, locked: ImageLock, bootstrap: BootstrapL
             config_update(step, config)
     return ImageSpec(
         name=name, ref="latest", architecture="amd64", created=CREATED, epoch=EPOCH,
-        bootstrap=Bootstrap(busybox=Seed(name="busybox", narHash=bootstrap.busybox_nar_hash),
-                            debs=_sources(bootstrap.python, settings)),
-        layers=layers, config=config.finish(),
+        bootstrap=bootstrap_spec(bootstrap, settings), layers=layers, config=config.finish(),
     )
+
+
+def bootstrap_spec(bootstrap: BootstrapLock, settings: Settings) -> Bootstrap:
+    """The toolchain's part of a spec (nix/bootstrap.nix's ``bootstrap``)."""
+    return Bootstrap(busybox=Seed(name="busybox", narHash=bootstrap.busybox_nar_hash),
+                     debs=_sources(bootstrap.python, settings))
 
 
 # zstd's own default level: docker, buildah and skopeo use it for zstd layers too.
@@ -569,8 +573,18 @@ def relative_to_flake(spec: ImageSpec, trees: list[LocalTree], root: Path) -> Im
 
 def write_spec(spec: ImageSpec, settings: Settings) -> Path:
     """Store the spec content-addressed, so an unchanged spec keeps the same file."""
-    text = spec.dumps()
-    path = settings.cache_dir / "specs" / f"{spec.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    return _write_named(spec.name, spec.dumps(), settings)
+
+
+def write_toolchain_spec(bootstrap: BootstrapLock, settings: Settings) -> Path:
+    """The spec nix/toolchain.nix reads: ``{"bootstrap": ...}`` (see :func:`bootstrap_spec`)."""
+    text = json.dumps({"bootstrap": bootstrap_spec(bootstrap, settings).model_dump(mode="json", exclude_none=True)},
+                      sort_keys=True, indent=1)
+    return _write_named("toolchain", text, settings)
+
+
+def _write_named(name: str, text: str, settings: Settings) -> Path:
+    path = settings.cache_dir / "specs" / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
     if not path.exists():
         write_atomic(path, text)
     return path

@@ -136,6 +136,18 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
     return Path(stdout.strip().splitlines()[-1])
 
 
+TOOLCHAIN_LINE = "building the toolchain that runs the layer builders"
+
+
+def start_toolchain(spec_file: Path, store: str | None = None) -> subprocess.Popen:
+    """``nix-build nix/toolchain.nix --arg specFile SPEC`` in the background (its output path
+    on stdout): the toolchain an image's build then finds built. A failure shows in the
+    image's build, which builds it again."""
+    cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "toolchain.nix"), "--arg", "specFile", str(spec_file),
+           *common_options(store), "--no-out-link"]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>, with
 # -standalone or -python for debian_slim's second and third layers (nixbuild/plan.py) and
 # -forced-<nonce> when force_build makes it build again; -zstd: its zstd recompression
@@ -203,7 +215,7 @@ class BuildLog:
             return
         name, counts = building.group(1), self.counts
         if name.startswith(TOOLS_PREFIX):
-            self.progress("building the toolchain that runs the layer builders")
+            self.progress(TOOLCHAIN_LINE)
             return
         if not counts.layers:
             fetches = [n for n in self.planned if not _is_step(n) and not n.startswith(TOOLS_PREFIX)]

@@ -30,6 +30,11 @@ def test_a_store_setting_builds_there_as_store_does(cli, tmp_path):
     env = {"NIX_CONFIG": f"store = {store}", "NIXBUILD_CACHE_DIR": str(cache)}
     proc = cli("build", tmp_path / "app.py", "--json", cwd=tmp_path, env=env)
     assert "downloading" in proc.stderr, proc.stderr
+    # The toolchain is built early, beside locking and the downloads (build.py): once, and
+    # before the image's build, which finds it there.
+    lines = proc.stderr.splitlines()
+    toolchain = [i for i, line in enumerate(lines) if "building the toolchain" in line]
+    assert len(toolchain) == 1 and toolchain[0] < lines.index("• building image 'image'"), proc.stderr
     [there] = payload(json.loads(proc.stdout))
     assert there["manifest_digest"] == here["manifest_digest"]
     # The layout is read out of the chroot store, as with --store (.nixbuild/store-<key>/).

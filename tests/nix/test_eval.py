@@ -160,3 +160,16 @@ def test_a_conda_layer_hands_each_fetched_package_and_the_zstd_debs_to_the_linke
     assert "url" not in linked  # the mirror is configuration: it does not reach the layer's derivation
     features = evaluate("(builtins.elemAt (lib.buildImage spec).layers 1).requiredSystemFeatures", value, tmp_path)
     assert features == ["cuda"]
+
+
+def test_the_early_toolchain_build_is_the_derivation_an_image_takes(tmp_path):
+    # nixbuild/build.py builds nix/toolchain.nix beside the rest of locking; the image's build
+    # must then find that very derivation built. Oracle: the drvPath Nix gives each.
+    value = spec()
+    toolchain_spec = tmp_path / "toolchain.json"
+    toolchain_spec.write_text(json.dumps({"bootstrap": value["bootstrap"]}))
+    early = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--expr",
+                            f"(import {NIX}/toolchain.nix {{ specFile = {toolchain_spec}; }}).drvPath"],
+                           capture_output=True, text=True, check=True).stdout
+    assert json.loads(early) == evaluate("(lib.buildImage spec).tools.drvPath", value, tmp_path)
+    assert json.loads(early).endswith("-nixbuild-tools.drv")
