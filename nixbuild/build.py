@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -86,7 +85,7 @@ class Project:
     _makers: dict[tuple[str, int], dict] = field(default_factory=dict, init=False, repr=False)
     _specs: dict[str, Path] = field(default_factory=dict, init=False, repr=False)  # spec files of built images
     # The toolchain's early build, and where to note its output (see _start_toolchain).
-    _toolchain: tuple[subprocess.Popen, Path] | None = field(default=None, init=False, repr=False)
+    _toolchain: tuple[nixcmd.ToolchainBuild, Path] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def load(cls, app: Path, *, image: str | None = None, lock_path: Path | None = None,
@@ -316,8 +315,7 @@ class Project:
         built = self._toolchain_marker(spec_file)
         if built.exists() and nixcmd.is_valid(built.read_text(), self.store):
             return
-        progress(nixcmd.TOOLCHAIN_LINE)
-        self._toolchain = (nixcmd.start_toolchain(spec_file, self.store), built)
+        self._toolchain = (nixcmd.ToolchainBuild(spec_file, self.store, progress), built)
 
     def _toolchain_marker(self, spec_file: Path) -> Path:
         """Where the toolchain built from ``spec_file`` (in this store) is noted, so that a
@@ -330,19 +328,17 @@ class Project:
         that finds a derivation locked by another polls for it every 5 s (Nix 2.8), where this
         wait ends with it. Its failure shows in the image's build, which builds it again."""
         if self._toolchain is not None:
-            proc, built = self._toolchain
+            toolchain, built = self._toolchain
             self._toolchain = None
-            out = proc.communicate()[0].strip()
-            if proc.returncode == 0 and out:
+            if out := toolchain.wait():
                 write_atomic(built, out)
 
     def _stop_toolchain(self) -> None:
         """Stop the early toolchain build when the build failed before it was awaited."""
         if self._toolchain is not None:
-            proc, _ = self._toolchain
+            toolchain, _ = self._toolchain
             self._toolchain = None
-            proc.terminate()
-            proc.communicate()
+            toolchain.stop()
 
     def _build_locked(self, *, frozen: bool, progress: Progress, meter: Meter | None) -> list[BuiltImage]:
         lock = self.lock(frozen=frozen, progress=progress,

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,13 +140,36 @@ def build(spec_file: Path, *, out_link: Path | None = None, store: str | None = 
 TOOLCHAIN_LINE = "building the toolchain that runs the layer builders"
 
 
-def start_toolchain(spec_file: Path, store: str | None = None) -> subprocess.Popen:
-    """``nix-build nix/toolchain.nix --arg specFile SPEC`` in the background (its output path
-    on stdout): the toolchain an image's build then finds built. A failure shows in the
-    image's build, which builds it again."""
-    cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "toolchain.nix"), "--arg", "specFile", str(spec_file),
-           *common_options(store), "--no-out-link"]
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+class ToolchainBuild:
+    """``nix-build nix/toolchain.nix --arg specFile SPEC`` in the background: the toolchain an
+    image's build then finds built. ``progress`` gets TOOLCHAIN_LINE when Nix starts building
+    it (not when it was there already). A failure shows in the image's build, which builds
+    it again."""
+
+    def __init__(self, spec_file: Path, store: str | None, progress: Callable[[str], None]):
+        cmd = [require("nix-build", "nix-bin"), str(nix_dir() / "toolchain.nix"), "--arg", "specFile",
+               str(spec_file), *common_options(store), "--no-out-link"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.watcher = threading.Thread(target=self._watch, args=(progress,), daemon=True)
+        self.watcher.start()
+
+    def _watch(self, progress: Callable[[str], None]) -> None:
+        for line in self.proc.stderr:
+            building = _BUILDING.match(line.rstrip("\n"))
+            if building is not None and building.group(1).startswith(TOOLS_PREFIX):
+                progress(TOOLCHAIN_LINE)
+
+    def wait(self) -> str | None:
+        """The toolchain's store path, once built; None when its build failed."""
+        out = self.proc.stdout.read().strip()
+        self.proc.wait()
+        self.watcher.join()
+        return out if self.proc.returncode == 0 and out else None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.wait()
 
 
 # The store name of a layer derivation (nix/default.nix): layer-<layer>-<step>-<kind>, with
