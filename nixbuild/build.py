@@ -306,14 +306,19 @@ class Project:
         was ~3 s that the first layer waited for, after all of those. Once per build."""
         if self._toolchain is not None:
             return
-        busybox = bootstrap.busybox
-        seed.ensure(busybox, bootstrap.busybox_nar_hash, self.settings.deb_url(busybox.archive, busybox.path),
-                    self.settings.cache_dir, self.store)
-        bootstrap_spec = plan.bootstrap_spec(bootstrap, self.settings).model_dump(mode="json")
-        prefetch.prefetch([bootstrap_spec], self.settings.cache_dir, self.store, progress=progress)
         spec_file = plan.write_toolchain_spec(bootstrap, self.settings)
         built = self._toolchain_marker(spec_file)
         if built.exists() and nixcmd.is_valid(built.read_text(), self.store):
+            return
+        busybox = bootstrap.busybox
+        try:
+            seed.ensure(busybox, bootstrap.busybox_nar_hash, self.settings.deb_url(busybox.archive, busybox.path),
+                        self.settings.cache_dir, self.store)
+            bootstrap_spec = plan.bootstrap_spec(bootstrap, self.settings).model_dump(mode="json")
+            prefetch.prefetch([bootstrap_spec], self.settings.cache_dir, self.store, progress=progress)
+        except NixbuildError:
+            # Not now: the build's own seeding meets it again, after the checks that come
+            # first (a step's secrets refused through a daemon), and says what to do.
             return
         self._toolchain = (nixcmd.ToolchainBuild(spec_file, self.store, progress), built)
 
