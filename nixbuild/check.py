@@ -109,7 +109,9 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
             made_digest = project.layout(name, made).manifest_descriptor().digest
         image_drv = nixcmd.instantiate(spec, store)
         layers = nixcmd.derivations(spec, store, attr="layerBuilds")  # deb layers' trees too
-        proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()]
+        # Proven earlier and still there (a collected tree is built and checked again).
+        proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()
+                                  and nixcmd.is_valid(nixcmd.output_path(drv, store), store)]
         rebuild_failures: list[str] = []
         try:
             nixcmd.check_derivations([d for d in layers if d not in proven] + [image_drv], store=store, env=secrets)

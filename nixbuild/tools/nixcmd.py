@@ -414,8 +414,17 @@ def derivations(spec_file: Path, store: str | None = None, attr: str | None = No
 
 def check_derivations(drvs: list[str], *, store: str | None = None, env: dict[str, str] | None = None) -> None:
     """Build ``drvs`` again and compare with the outputs the store has (``--check``); raises
-    :class:`NotDeterministic` naming the first output that differs."""
-    cmd = [require("nix-store", "nix-bin"), "--realise", "--check", *drvs, *common_options(store)]
+    :class:`NotDeterministic` naming the first output that differs. An output the store no
+    longer has (a layer's tree is no part of the image's closure: a garbage collection takes
+    it) is built first, as ``--check`` has nothing to compare with otherwise."""
+    gone = [drv for drv in drvs if not is_valid(output_path(drv, store), store)]
+    if gone:
+        _realise(gone, store, env)
+    _realise([*drvs, "--check"], store, env)
+
+
+def _realise(args: list[str], store: str | None, env: dict[str, str] | None) -> None:
+    cmd = [require("nix-store", "nix-bin"), "--realise", *args, *common_options(store)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise build_error(proc.stderr, proc.returncode)

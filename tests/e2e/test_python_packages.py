@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tomllib
 import uuid
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, copy_example
@@ -93,8 +94,18 @@ def test_an_unchanged_app_builds_with_no_network(python_app, cli):
     assert again["manifest_digest"] == python_app["built"]["manifest_digest"]
 
 
-def test_check_passes(python_app, cli):
+def test_check_passes_with_a_collected_layer_tree_built_again(python_app, cli):
+    # A layer's tree is no part of the image's closure: a garbage collection takes it, and
+    # `nix-build --check` has nothing to compare with until it is built again.
+    image = str(Path(python_app["built"]["store_path"]).resolve())
+    image_drv = subprocess.run(["nix-store", "-qd", image], capture_output=True, text=True, check=True).stdout.strip()
+    drvs = subprocess.run(["nix-store", "-qR", image_drv], capture_output=True, text=True, check=True).stdout.split()
+    tree_drv = next(d for d in drvs if re.search(r"-layer-\d+-2-pip_install-tree\.drv$", d))
+    tree = subprocess.run(["nix-store", "-q", "--outputs", tree_drv], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    subprocess.run(["nix-store", "--delete", tree], capture_output=True, text=True, check=True)
     assert [r["ok"] for r in cli.json("check", python_app["app"])] == [True]
+    assert subprocess.run(["nix-store", "--check-validity", tree]).returncode == 0
 
 
 def test_changing_one_requirement_re_resolves_and_rebuilds_only_that_step(python_app, cli, tmp_path):
