@@ -110,8 +110,9 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
         image_drv = nixcmd.instantiate(spec, store)
         layers = nixcmd.derivations(spec, store, attr="layerBuilds")  # deb layers' trees too
         # Proven earlier and still there (a collected tree is built and checked again).
-        proven = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()
-                                  and nixcmd.is_valid(nixcmd.output_path(drv, store), store)]
+        proofs = [] if full else [drv for drv in layers if _proof(cache_dir, drv).exists()]
+        outputs = nixcmd.output_paths(proofs, store)
+        proven = [drv for drv in proofs if nixcmd.is_valid(outputs[drv], store)]
         rebuild_failures: list[str] = []
         try:
             nixcmd.check_derivations([d for d in layers if d not in proven] + [image_drv], store=store, env=secrets)
@@ -122,8 +123,7 @@ def check_image(project: Project, name: str, lock, work: Path, expect: str | Non
         project.seed(lock, store=str(store_dir))
         _copy_into(store_dir, _fixed_inputs(image_drv, store), store)
         if proven:  # proven layers join the second store as they are; the others are built there
-            outputs = [nixcmd.output_path(drv, store) for drv in proven]
-            _copy_into(store_dir, nixcmd.requisites(outputs, store), store)
+            _copy_into(store_dir, nixcmd.requisites([outputs[drv] for drv in proven], store), store)
         # Built here, never substituted: a cache would only hand back what was built elsewhere.
         second = nixcmd.build(spec, store=str(store_dir), env=secrets, substitute=False)
     except CheckError:

@@ -64,6 +64,11 @@ class Bootstrap(Model):
     debs: list[DebSource]
 
 
+class ToolchainSpec(Model):
+    """What nix/toolchain.nix reads: an image spec's ``bootstrap`` alone."""
+    bootstrap: Bootstrap
+
+
 class _Layer(Model):
     name: str
     createdBy: str
@@ -281,7 +286,12 @@ class ImageSpec(Model):
     compression: Compression | None = None
 
     def dumps(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, indent=1)
+        return _dumps(self)
+
+
+def _dumps(model: BaseModel) -> str:
+    """A spec's text: the same model gives the same bytes (write_spec names files by them)."""
+    return json.dumps(model.model_dump(mode="json", exclude_none=True), sort_keys=True, indent=1)
 
 
 def _wheel(pin: FilePin) -> WheelSource:
@@ -577,10 +587,8 @@ def write_spec(spec: ImageSpec, settings: Settings) -> Path:
 
 
 def write_toolchain_spec(bootstrap: BootstrapLock, settings: Settings) -> Path:
-    """The spec nix/toolchain.nix reads: ``{"bootstrap": ...}`` (see :func:`bootstrap_spec`)."""
-    text = json.dumps({"bootstrap": bootstrap_spec(bootstrap, settings).model_dump(mode="json", exclude_none=True)},
-                      sort_keys=True, indent=1)
-    return _write_named("toolchain", text, settings)
+    """The spec nix/toolchain.nix reads (:class:`ToolchainSpec`), stored as :func:`write_spec` does."""
+    return _write_named("toolchain", _dumps(ToolchainSpec(bootstrap=bootstrap_spec(bootstrap, settings))), settings)
 
 
 def _write_named(name: str, text: str, settings: Settings) -> Path:

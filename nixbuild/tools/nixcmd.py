@@ -417,7 +417,7 @@ def check_derivations(drvs: list[str], *, store: str | None = None, env: dict[st
     :class:`NotDeterministic` naming the first output that differs. An output the store no
     longer has (a layer's tree is no part of the image's closure: a garbage collection takes
     it) is built first, as ``--check`` has nothing to compare with otherwise."""
-    gone = [drv for drv in drvs if not is_valid(output_path(drv, store), store)]
+    gone = [drv for drv, out in output_paths(drvs, store).items() if not is_valid(out, store)]
     if gone:
         _realise(gone, store, env)
     _realise([*drvs, "--check"], store, env)
@@ -447,6 +447,11 @@ def requisites(paths: list[str], store: str | None = None) -> list[str]:
 def output_path(drv: str, store: str | None = None) -> str:
     """The output path of a derivation (built or not)."""
     return query("--outputs", drv, store=store)[0]
+
+
+def output_paths(drvs: list[str], store: str | None = None) -> dict[str, str]:
+    """The output path of each derivation (nixbuild's have one), in one query."""
+    return dict(zip(drvs, query("--outputs", *drvs, store=store))) if drvs else {}
 
 
 def instantiate_path(expr_file: Path, args: dict[str, str], attr: str) -> str:
