@@ -16,10 +16,12 @@ Passes:
    run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower
    layers come as trees unpacked once (``trees``, layer_tree.py) and are stacked with
    overlayfs where they allow it (overlay.py).
-6. Add missing parent directories and unpack the deterministic layer's tar (layertar.py) as
-   it is written into the layer's tree (layer_tree.py's), the tree the steps above stack;
-   tree_layer.py writes the layer from it, while they run. Before, the layer came first and
-   its tree was unpacked from it again: the steps waited for its compression and that unpack.
+6. Add missing parent directories and make the layer's tree (layer_tree.write_tree), the
+   tree the steps above stack: each member made from its entry as unpacking the deterministic
+   tar (layertar.py) would make it (run_layer.place), while another thread hashes that tar;
+   tree_layer.py writes the layer from the tree, while the steps above run. Before, the layer
+   came first and its tree was unpacked from it again: the steps waited for its compression
+   and that unpack. Step 5 makes this layer in its scratch folder the same way.
 
 Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower (layers, or deb layers' trees),
 trees, busybox, base, createdBy, epoch). Output in ``$out``: ``tree/``, ``index.json``
@@ -206,19 +208,13 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
     layers are unpacked and the commands run again."""
     run_spec = {"busybox": spec["busybox"], "env": ENV + [f"SOURCE_DATE_EPOCH={spec['epoch']}"],
                 "commands": commands, "shell": ["/bin/sh", "-c"], "workdir": "/"}
-    # This layer, as the unpacker reads layers: its tar, streamed to the unpacker as it is
-    # written (never compressed, never on disk: writing it out and reading it back cost more
-    # than the rest of the pass).
-    def staged(sink) -> None:
-        write_tar(entries, sink, epoch=spec["epoch"])
-
     if spec.get("trees"):
-        changed = _stacked(staged, inputs, run_spec, spec)
+        changed = _stacked(entries, inputs, run_spec, spec)
         if changed is not None:
             return changed
     root, headers = run_layer.unpacked(spec.get("lower", []), spec["epoch"],
                                        more=sum(entry.info.size for entry in entries.values()))
-    run_layer.unpack(staged, root, headers, spec["epoch"])
+    _unpack_own(entries, root, headers, spec["epoch"])
     before = {path: run_layer.Was(info, run_layer.fingerprint(os.path.join(root, path)))
               for path, info in headers.items() if os.path.lexists(os.path.join(root, path))}
     for name, data in inputs.items():
@@ -232,7 +228,18 @@ def configure(entries: dict[str, Entry], inputs: dict[str, bytes], commands: lis
     return _kept(run_layer.diff(root, before)), _read(os.path.join(root, "etc/group"))
 
 
-def _stacked(staged, inputs: dict[str, bytes], run_spec: dict,
+def _unpack_own(entries: dict[str, Entry], root: str, headers: dict, epoch: int) -> None:
+    """This layer onto ``root`` as run_layer.unpack would unpack its tar: made from its entries
+    (run_layer.place) where that gives the same, else its tar, streamed to the unpacker as it is written
+    (never compressed, never on disk: writing it out and reading it back cost more than the
+    rest of the pass)."""
+    if run_layer.placeable(entries, root):
+        run_layer.place(entries, root, headers, epoch)
+    else:
+        run_layer.unpack(lambda sink: write_tar(entries, sink, epoch=epoch), root, headers, epoch)
+
+
+def _stacked(entries: dict[str, Entry], inputs: dict[str, bytes], run_spec: dict,
              spec: dict) -> tuple[dict[str, Entry], str] | None:
     """:func:`configure` on the stacked lower layers, with this layer unpacked on top of them
     (a lower folder of its own); None when they cannot be stacked or a command failed."""
@@ -241,7 +248,7 @@ def _stacked(staged, inputs: dict[str, bytes], run_spec: dict,
         own = os.path.join(os.environ.get("TMPDIR", "/tmp"), "this-layer")
         os.makedirs(own)
         headers: dict = {}
-        run_layer.unpack(staged, own, headers, spec["epoch"])
+        _unpack_own(entries, own, headers, spec["epoch"])
         lowers.append(overlay.Lower(own, headers))
     stack = overlay.stacked(lowers, os.path.join(spec["busybox"], "bin", "busybox"), spec["epoch"])
     if stack is None:

@@ -12,9 +12,9 @@ cannot hold makes the layer unstackable, and a step on top of it unpacks the lay
 - a whiteout (it deletes from the layers below, which a lower directory cannot express);
 - a member a single layer cannot unpack alone (a hard link to a file of a lower layer).
 
-A deb layer, and a Python step's, is unpacked into its tree as its tar is written
-(:func:`write_tree`, called by deb_layer.py and run_tree.py), and the layer is made from the
-tree (tree_layer.py): such a layer has no derivation of this kind.
+A deb layer, and a Python step's, is made as its tree from its entries (:func:`write_tree`,
+called by deb_layer.py and run_tree.py), and the layer is made from the tree (tree_layer.py):
+such a layer has no derivation of this kind.
 
 Input: ``$layerSpecPath`` (JSON: layer (its output folder), epoch). Output in ``$out``:
 ``tree/`` and ``index.json``: {stackable, why (when not), entries: [[path, type, mode, uid,
@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 import os
 import tarfile
+import threading
 
 from layertar import INDEX, PACKED, Entry, HashingWriter, run_builder, write_json, write_layer, write_tar
-from run_layer import rootfs, unpack
+from run_layer import place, placeable, rootfs, unpack
 
 
 def build(spec: dict, out: str) -> None:
@@ -54,21 +55,29 @@ def unpack_tree(source, out: str, epoch: int) -> dict[str, tarfile.TarInfo]:
         rootfs.remove(tree)
         os.makedirs(tree)
         headers = {}
+    _write_index(out, headers, why)
+    return headers
+
+
+def _write_index(out: str, headers: dict[str, tarfile.TarInfo], why: str | None) -> None:
     # The tree's own modes go: the store makes them 0444/0555 (directories writable until then).
     entries = [[path, info.type.decode(), info.mode, info.uid, info.gid, info.size, info.linkname]
                for path, info in sorted(headers.items())]
     with open(os.path.join(out, INDEX), "w") as f:
         json.dump({"stackable": why is None, "why": why, "entries": entries}, f,
                   sort_keys=True, separators=(",", ":"))
-    return headers
 
 
 def write_tree(entries: dict[str, Entry], out: str, epoch: int) -> None:
-    """The layer as its tree (layer_tree.py's ``tree/`` and ``index.json``), unpacked from
-    its tar as the tar is written, and ``packed.json``: the tar's diffId and size, and whether
-    the tree gives that tar back (``exact``: every member landed at the path it names), from
-    which tree_layer.py makes the layer; where it would not, the layer itself as well
-    (``layer.tar.gz``, its descriptor fields in ``packed.json``'s ``layer``)."""
+    """The layer as its tree (layer_tree.py's ``tree/`` and ``index.json``), and
+    ``packed.json``: the tar's diffId and size, and whether the tree gives that tar back
+    (``exact``: every member landed at the path it names), from which tree_layer.py makes the
+    layer; where it would not, the layer itself as well (``layer.tar.gz``, its descriptor
+    fields in ``packed.json``'s ``layer``).
+
+    The tree is made from the entries (run_layer.place) while another thread writes their tar
+    only to hash it (the file writes wait on the kernel, the hashing on the CPU); where place
+    cannot, it is unpacked from that tar as the tar is written."""
     os.makedirs(out)
     packed: dict = {"entries": len(entries)}
 
@@ -77,13 +86,43 @@ def write_tree(entries: dict[str, Entry], out: str, epoch: int) -> None:
         write_tar(entries, tar, epoch=epoch)
         packed.update(diffId="sha256:" + tar.sha256.hexdigest(), uncompressedSize=tar.size)
 
-    headers = unpack_tree(write, out, epoch)
+    tree = os.path.join(out, "tree")
+    os.makedirs(tree)
+    headers: dict[str, tarfile.TarInfo] = {}
+    if placeable(entries, tree):
+        hashing = _Thread(lambda: write(None))
+        place(entries, tree, headers, epoch)
+        _write_index(out, headers, None)
+        hashing.result()
+    else:
+        os.rmdir(tree)
+        headers = unpack_tree(write, out, epoch)
     if "diffId" not in packed:
         raise SystemExit("nixbuild: the layer's tar was not written to its end")
     packed["exact"] = headers.keys() == entries.keys()
     if not packed["exact"]:
         packed["layer"] = write_layer(entries, out, epoch=epoch)
     write_json(os.path.join(out, PACKED), packed)
+
+
+class _Thread(threading.Thread):
+    """``work()`` run in a thread; :meth:`result` waits for it and raises what it raised."""
+
+    def __init__(self, work):
+        super().__init__(daemon=True)
+        self.work, self.error = work, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as error:  # handed to the waiting thread
+            self.error = error
+
+    def result(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 if __name__ == "__main__":

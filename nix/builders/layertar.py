@@ -51,7 +51,8 @@ def sort_key(path: str) -> tuple[str, ...]:
 
 
 class HashingWriter(io.RawIOBase):
-    """A write-only file that hashes and counts what passes through to ``sink``."""
+    """A write-only file that hashes and counts what passes through to ``sink`` (None: what
+    is written is only hashed)."""
 
     def __init__(self, sink):
         self.sink = sink
@@ -64,7 +65,8 @@ class HashingWriter(io.RawIOBase):
     def write(self, b) -> int:
         self.sha256.update(b)
         self.size += len(b)
-        self.sink.write(b)
+        if self.sink is not None:
+            self.sink.write(b)
         return len(b)
 
 
@@ -104,43 +106,51 @@ def _normalise(info: tarfile.TarInfo, path: str, epoch: int) -> tarfile.TarInfo:
     return info
 
 
-def write_tar(entries: dict[str, Entry], sink, *, epoch: int) -> None:
-    """Write ``entries`` (a path, relative with no leading slash, to its entry; hard links name
-    their target by path in ``info.linkname``) as the deterministic tar, to the file ``sink``."""
+def members(entries: dict[str, Entry], epoch: int):
+    """The deterministic tar's members in order: (header, the entry whose bytes follow it, or
+    None). ``entries``: a path, relative with no leading slash, to its entry; hard links name
+    their target by path in ``info.linkname``. run_layer.place unpacks the same members."""
     order = sorted(entries, key=sort_key)
     # Hard links whose target sorts later: swap which of the two carries the data.
     written: set[str] = set()
     swapped: dict[str, str] = {}  # target path -> path now holding the data
+    for path in order:
+        entry = entries[path]
+        info = _normalise(entry.info, path, epoch)
+        content = entry
+        if info.islnk():
+            target = info.linkname
+            if target in swapped:
+                target = swapped[target]
+            if target not in written:
+                source = entries.get(target)
+                if source is None or not source.info.isfile():
+                    raise ValueError(f"hard link {path} -> {target}: target missing")
+                info = _normalise(source.info, path, epoch)
+                content = source
+                swapped[target] = path
+            else:
+                info.linkname = target
+                info.size = 0
+                content = None
+        elif path in swapped:
+            # This is the target of an earlier link that already carries the data.
+            info.type, info.linkname, info.size, content = tarfile.LNKTYPE, swapped[path], 0, None
+        written.add(path)
+        yield info, content if info.isfile() else None
+
+
+def write_tar(entries: dict[str, Entry], sink, *, epoch: int) -> None:
+    """Write ``entries`` (as :func:`members` takes them) as the deterministic tar, to the file
+    ``sink``."""
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for path in order:
-            entry = entries[path]
-            info = _normalise(entry.info, path, epoch)
-            content = entry
-            if info.islnk():
-                target = info.linkname
-                if target in swapped:
-                    target = swapped[target]
-                if target not in written:
-                    source = entries.get(target)
-                    if source is None or not source.info.isfile():
-                        raise ValueError(f"hard link {path} -> {target}: target missing")
-                    info = _normalise(source.info, path, epoch)
-                    content = source
-                    swapped[target] = path
-                else:
-                    info.linkname = target
-                    info.size = 0
-                    content = None
-            elif path in swapped:
-                # This is the target of an earlier link that already carries the data.
-                info.type, info.linkname, info.size, content = tarfile.LNKTYPE, swapped[path], 0, None
-            fileobj = content.open() if content is not None and info.isfile() else None
+        for info, content in members(entries, epoch):
+            fileobj = content.open() if content is not None else None
             try:
                 tar.addfile(info, fileobj)
             finally:
                 if fileobj is not None:
                     fileobj.close()
-            written.add(path)
 
 
 # gzip's level: 1 (BestSpeed), go-containerregistry's default (crane, ko). On debian_slim's

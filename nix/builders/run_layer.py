@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import overlay
-from layertar import PACKED, Entry, directory, run_builder, symlink, write_layer_dir, write_tar
+from layertar import PACKED, Entry, directory, members, run_builder, symlink, write_layer_dir, write_tar
 
 # rootfs.py (nixbuild/oci/rootfs.py, shared with the CLI) comes as an input of its own; the
 # unit tests put its folder on sys.path themselves.
@@ -212,6 +212,74 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
         thread.join()
         if thread.error is not None:
             raise thread.error
+
+
+def placeable(entries: dict[str, Entry], root: str) -> bool:
+    """Whether :func:`place` gives what :func:`unpack` of the tar of ``entries`` gives on
+    ``root``: ``root`` is empty, and every member lands at the path it names (no folder on its
+    way is a symlink or a file of ``entries``), none is a whiteout or a device."""
+    folders: set[str] = {""}  # folders every member below which lands at its own path
+    for path, entry in entries.items():
+        folder = posixpath.dirname(path)
+        while folder not in folders:
+            above = entries.get(folder)
+            if above is not None and not above.info.isdir():
+                return False
+            folders.add(folder)
+            folder = posixpath.dirname(folder)
+        info = entry.info
+        if not path or rootfs.whiteout(path) is not None or not (
+                info.isdir() or info.isfile() or info.issym() or info.islnk()):
+            return False
+    return not os.listdir(root)
+
+
+def place(entries: dict[str, Entry], root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
+    """:func:`unpack` of the tar of ``entries`` (layertar.members) onto ``root``, where
+    :func:`placeable`, without writing and parsing that tar: each member is made from its
+    entry, as unpack makes it, and ``index`` gets its header as unpack would read it. On
+    debian_slim's base (20,000 members) the tar's writing and parsing were about half of each
+    of the base's two unpacks."""
+    umask = os.umask(0)  # modes as unpack gives them
+    try:
+        made: set[str] = {""}
+        for info, content in members(entries, epoch):
+            name = info.name
+            path = os.path.join(root, name)
+            parent = posixpath.dirname(name)
+            if parent not in made:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                made.add(parent)
+            if info.isdir():
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, (info.mode & SETTABLE) | 0o700)
+                made.add(name)
+            elif info.issym():
+                os.symlink(info.linkname, path)
+            elif info.islnk():
+                os.link(os.path.join(root, info.linkname), path, follow_symlinks=False)
+            else:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                             (info.mode & SETTABLE) | 0o600)
+                with open(fd, "wb", closefd=True) as f:
+                    if content.data is not None:
+                        f.write(content.data)
+                    elif content.source is not None:
+                        with open(content.source, "rb") as source:
+                            shutil.copyfileobj(source, f, 1 << 20)
+                if info.mode & 0o1000:  # a sticky bit is only set by chmod
+                    os.chmod(path, (info.mode & SETTABLE) | 0o600)
+            if not info.islnk():
+                os.utime(path, (epoch, epoch), follow_symlinks=False)
+            index[name] = _parsed(info)
+    finally:
+        os.umask(umask)
+
+
+def _parsed(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """``info`` as reading it back from the tar gives it (only the mode's low 12 bits are written)."""
+    info.mode &= 0o7777
+    return info
 
 
 # Nix's sandbox gives each build a tmpfs of its own on /dev/shm (half the RAM unless

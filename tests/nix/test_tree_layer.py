@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import tarfile
 
 import pytest
@@ -109,3 +110,59 @@ def test_the_writer_of_a_piped_tar_gets_to_its_end(tmp_path):
 
     run_layer.unpack(write, str(tmp_path), {}, EPOCH)
     assert done == [True]
+
+
+def _snapshot(root: str) -> dict:
+    """What a tree holds, path by path: type, permission bits, mtime, bytes or link target,
+    and which paths share an inode (hard links)."""
+    seen, out = {}, {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            kind = stat.S_IFMT(st.st_mode)
+            body = os.readlink(path) if stat.S_ISLNK(st.st_mode) else (
+                open(path, "rb").read() if stat.S_ISREG(st.st_mode) else None)
+            mtime = None if stat.S_ISDIR(st.st_mode) else st.st_mtime  # a folder's changes with its children
+            out[os.path.relpath(path, root)] = (kind, st.st_mode & 0o7777, mtime, body,
+                                                seen.setdefault(st.st_ino, os.path.relpath(path, root)))
+    return out
+
+
+def test_place_makes_what_unpacking_the_tar_makes(tmp_path):
+    # The oracle: run_layer.unpack reading the tar of the same entries (Python's tarfile).
+    entries = entries_with_links()
+    entries["tmp"] = layertar.directory("tmp", mode=0o1777)
+    entries["usr/bin/sticky"] = layertar.regular("usr/bin/sticky", b"s", mode=0o1755)
+    (tmp_path / "big").write_bytes(bytes(range(256)) * 8192)  # streamed from a file
+    entries["opt/big"] = layertar.from_file("opt/big", str(tmp_path / "big"), 0o640, uid=3)
+    entries["srv/deep/file"] = layertar.regular("srv/deep/file", b"no folder entries\n")
+    placed, unpacked = tmp_path / "placed", tmp_path / "unpacked"
+    placed.mkdir()
+    unpacked.mkdir()
+    assert run_layer.placeable(entries, str(placed))
+    headers_placed, headers_unpacked = {}, {}
+    run_layer.place(entries, str(placed), headers_placed, EPOCH)
+    run_layer.unpack(lambda sink: layertar.write_tar(entries, sink, epoch=EPOCH), str(unpacked),
+                     headers_unpacked, EPOCH)
+    row = lambda i: (i.type, i.mode, i.uid, i.gid, i.size, i.linkname, i.mtime)  # noqa: E731
+    assert {p: row(i) for p, i in headers_placed.items()} == {p: row(i) for p, i in headers_unpacked.items()}
+    assert headers_placed["usr/bin/su"].mode == 0o4755 and headers_placed["etc/motd"].islnk()
+    assert _snapshot(str(placed)) == _snapshot(str(unpacked))
+    assert os.path.samefile(placed / "etc/motd", placed / "etc/a-link")
+
+
+@pytest.mark.parametrize("extra", [
+    {"srv": layertar.symlink("srv", "opt"), "srv/data": layertar.regular("srv/data", b"x")},
+    {"etc/.wh.motd": layertar.regular("etc/.wh.motd", b"")},
+    {"etc/motd/x": layertar.regular("etc/motd/x", b"below a file")},
+])
+def test_place_refuses_what_it_would_not_make_as_unpack_does(tmp_path, extra):
+    entries = {**base_entries(), **extra}
+    assert not run_layer.placeable(entries, str(tmp_path))
+    assert run_layer.placeable(base_entries(), str(tmp_path))
+    device = tarfile.TarInfo("dev/null")
+    device.type = tarfile.CHRTYPE
+    assert not run_layer.placeable({"dev/null": layertar.Entry(device)}, str(tmp_path))
+    (tmp_path / "something").write_text("")  # a root that is not empty
+    assert not run_layer.placeable(base_entries(), str(tmp_path))
