@@ -25,6 +25,25 @@ import overlay
 from layertar import PACKED, run_builder, write_json, write_layer
 
 
+# Nothing but the image waits for this derivation, while the steps above the tree (the build's
+# critical path) run beside it on the same cores: it takes only what they leave. On debian_slim
+# the base layer's compression slowed its Python step from 4.0 to 6.2 s.
+NICENESS = 19
+
+
+def _yield_cpu() -> None:
+    """Run at the lowest priority: niceness for this thread and the threads it starts (pgzip's;
+    Linux keeps one per thread), and for its autogroup, which is what the kernel weighs against
+    the other builders (Nix starts each in a session of its own, and a session is an autogroup
+    where the kernel has them: a niceness alone counts only inside it)."""
+    os.nice(NICENESS)
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(NICENESS))
+    except OSError:
+        pass  # no autogroups here: the niceness is what counts
+
+
 def build(spec: dict, out: str) -> None:
     tree = spec["tree"]
     with open(os.path.join(tree, PACKED)) as f:
@@ -49,4 +68,5 @@ def build(spec: dict, out: str) -> None:
 
 
 if __name__ == "__main__":
+    _yield_cpu()  # as a builder only: not in the tests, which call build()
     run_builder(build)

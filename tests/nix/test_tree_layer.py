@@ -8,6 +8,8 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -166,3 +168,15 @@ def test_place_refuses_what_it_would_not_make_as_unpack_does(tmp_path, extra):
     assert not run_layer.placeable({"dev/null": layertar.Entry(device)}, str(tmp_path))
     (tmp_path / "something").write_text("")  # a root that is not empty
     assert not run_layer.placeable(base_entries(), str(tmp_path))
+
+
+def test_the_layer_from_a_tree_runs_at_the_lowest_priority():
+    # In a session of its own, as Nix starts a builder: its autogroup is its own to lower.
+    probe = ("import os, tree_layer; tree_layer._yield_cpu(); "
+             "print(os.nice(0)); print(open('/proc/self/autogroup').read())")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                          start_new_session=True, check=True)
+    niceness, autogroup = done.stdout.splitlines()[:2]
+    assert int(niceness) == tree_layer.NICENESS
+    assert autogroup.endswith(f"nice {tree_layer.NICENESS}")
