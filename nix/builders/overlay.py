@@ -8,10 +8,10 @@ read-only, so the commands can read and run them but neither write into a store 
 edit a store file in place (other than the copies in the skeleton). Hence the stack, top first:
 
     upper      $TMPDIR/upper: what the step writes; it is the layer (diff below)
-    skeleton   $TMPDIR/skeleton: every directory and symlink of the image so far, and copies of
-               its files under /etc, made by the sandbox user with the unpacker's modes, so
-               that they are writable and look as run_layer.unpack leaves them (owners and
-               special bits live in the index)
+    skeleton   every directory and symlink of the image so far, and copies of its files under
+               /etc, made by the sandbox user with the unpacker's modes, so that they are
+               writable and look as run_layer.unpack leaves them (owners and special bits live
+               in the index); on the sandbox's /dev/shm (else $TMPDIR/skeleton)
     trees      the lower layers' trees, topmost first
 
 A Python step only creates, replaces and deletes files (pypa installer, uv, compilers), which
@@ -30,6 +30,7 @@ bits, a whiteout for the topmost path gone.
 
 from __future__ import annotations
 
+import atexit
 import filecmp
 import json
 import os
@@ -38,6 +39,7 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 
 from layertar import INDEX, Entry, directory, from_file, symlink
@@ -105,6 +107,7 @@ class Stack:
     headers: dict[str, tarfile.TarInfo] = field(default_factory=dict)  # path -> topmost header
     sources: dict[str, str] = field(default_factory=dict)  # file path -> the files folder holding it
     implicit: set[str] = field(default_factory=set)  # folders only made as parents (merge)
+    home: str = ""  # where the skeleton is made (prepare): /dev/shm in a Nix build, else work
 
     @property
     def root(self) -> str:
@@ -116,7 +119,7 @@ class Stack:
 
     @property
     def skeleton(self) -> str:
-        return os.path.join(self.work, "skeleton")
+        return os.path.join(self.home or self.work, "skeleton")
 
     @property
     def options(self) -> str:
@@ -175,7 +178,7 @@ def prepare(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | str:
     merged = merge(lowers)
     if isinstance(merged, str):
         return merged
-    stack = Stack(work, lowers, epoch, *merged)
+    stack = Stack(work, lowers, epoch, *merged, home=_skeleton_home())
     for folder in (stack.root, stack.upper, stack.skeleton, os.path.join(work, "ovl-work")):
         os.makedirs(folder)
     _skeleton(stack)
@@ -184,6 +187,24 @@ def prepare(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | str:
     if probe.returncode != 0:
         return f"overlayfs does not mount here ({probe.stderr.strip() or probe.returncode})"
     return stack
+
+
+# Nix's sandbox gives each build a tmpfs of its own on /dev/shm (run_layer.SHM).
+SHM = "/dev/shm"
+
+
+def _skeleton_home() -> str:
+    """Where the skeleton is made: a folder of its own on /dev/shm in a Nix build, else "" (the
+    work folder). It is every folder and symlink of the image, debian_slim's 4,000, made and
+    deleted by each step that stacks: on the disk (an ext4 without a journal here) that made
+    the step's files slower to create, and the next builder's, which ext4 passes over the
+    inodes deleted in the last minutes for (layer_tree.make_tree_folder). The upper folder
+    stays in the work folder: what a step installs may not fit in memory."""
+    if "NIX_BUILD_TOP" not in os.environ or not os.access(SHM, os.W_OK):
+        return ""
+    home = tempfile.mkdtemp(prefix="stack-", dir=SHM)
+    atexit.register(shutil.rmtree, home, True)  # the sandbox's /dev/shm goes with it; the host's does not
+    return home
 
 
 def stacked(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | None:

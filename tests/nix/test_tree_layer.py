@@ -180,3 +180,14 @@ def test_the_layer_from_a_tree_runs_at_the_lowest_priority():
     niceness, autogroup = done.stdout.splitlines()[:2]
     assert int(niceness) == tree_layer.NICENESS
     assert autogroup.endswith(f"nice {tree_layer.NICENESS}")
+
+
+def test_a_tree_folder_is_the_top_of_a_hierarchy_for_ext4(tmp_path):
+    layer_tree.write_tree(base_entries(), str(tmp_path / "out"), EPOCH)
+    assert (tmp_path / "out" / "tree" / "etc" / "motd").read_bytes() == b"hi\n"
+    filesystem = subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    if filesystem == "ext2/ext3":  # ext4 too (the CI machines' /tmp); elsewhere: made all the same
+        attributes = subprocess.run(["lsattr", "-d", str(tmp_path / "out" / "tree")], capture_output=True,
+                                    text=True, check=True).stdout.split()[0]
+        assert "T" in attributes
