@@ -189,7 +189,8 @@ def prepare(lowers: list[Lower] | str, busybox: str, epoch: int) -> Stack | str:
     return stack
 
 
-# Nix's sandbox gives each build a tmpfs of its own on /dev/shm (run_layer.SHM).
+# Nix's sandbox gives each build a tmpfs of its own on /dev/shm (half the RAM unless
+# sandbox-dev-shm-size says otherwise); run_layer.scratch unpacks roots there too.
 SHM = "/dev/shm"
 
 
