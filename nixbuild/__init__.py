@@ -7,9 +7,10 @@ a submodule such as :mod:`nixbuild.errors` stays cheap for the CLI.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without loading typing: the no-op build starts here
 if TYPE_CHECKING:
+    from typing import Any
+
     from nixbuild.api import Image, Secret
     from nixbuild.modal_shim.app import App
 

@@ -115,16 +115,24 @@ def replay(argv: list[str]) -> bool:
         stderr = stamp["warnings"] + "".join(f"• {line}\n" for line in stamp["progress"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-    if not validity.valid(sorted(set(links.values()))):
+    edit = None
+    try:
+        if changed:  # the edit's builders start first, and run while the store is asked
+            edit = _start_edit(stamp, changed)
+            if edit is None:
+                return False
+        if not validity.valid(sorted(set(links.values()))):
+            return False
+        if edit is not None:
+            stdout, progress = _edited(argv, app, stamp, edit, stats)
+            if stdout is None:
+                return False
+            stderr = stamp["warnings"] + "".join(f"• {line}\n" for line in progress)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-    if changed:
-        try:
-            stdout, progress = _edited(argv, app, stamp, changed, stats)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return False
-        if stdout is None:
-            return False
-        stderr = stamp["warnings"] + "".join(f"• {line}\n" for line in progress)
+    finally:
+        if edit is not None:
+            edit.cancel()
     sys.stderr.write(stderr)
     sys.stderr.flush()
     sys.stdout.write(stdout)
@@ -137,24 +145,31 @@ def unchanged_line(image: str, store_path: str) -> str:
     return f"image {image!r} is unchanged since the last build: {store_path}"
 
 
-def _edited(argv: list[str], app: str, stamp: dict, changed: list[str],
-            stats: dict[str, list[int] | None]) -> tuple[str | None, list[str]]:
-    """Answer a build whose only changes are edited local files (nixbuild/local/edit.py):
-    its stdout and progress lines, with the stamp rewritten; (None, []) when it cannot."""
+def _start_edit(stamp: dict, changed: list[str]):
+    """The one-file edit (nixbuild/local/edit.py) of these ``changed`` files, started; None
+    when it cannot answer."""
     edit = stamp.get("edit")
     if edit is None:
-        return None, []
+        return None
     from nixbuild.local import edit as local_edit
 
-    if not local_edit.answerable(edit, changed):
-        return None, []
-    answered = local_edit.rebuild(edit, changed)
+    return local_edit.start(edit, changed)
+
+
+def _edited(argv: list[str], app: str, stamp: dict, started, stats: dict[str, list[int] | None]
+            ) -> tuple[str | None, list[str]]:
+    """Finish the one-file edit ``started``: its stdout and progress lines, with the stamp
+    rewritten; (None, []) when it cannot answer."""
+    from nixbuild.local import edit as local_edit
+
+    answered = started.finish()
     if answered is None:
         return None, []
     links, progress = answered
     replaced = {stamp["links"][link] for link in links if link in stamp["links"]}
     stamp["links"] = {k: v for k, v in stamp["links"].items() if v not in replaced} | links
     stamp["files"] = stats  # as they were before the edit read them: a later write is a change
+    edit = stamp["edit"]
     stamp["stdout"] = local_edit.stdout(edit)
     stamp["progress"] = [unchanged_line(image["name"], stamp["links"][image["link"]]) for image in edit["images"]]
     _write(_stamp_path(argv, app), stamp)

@@ -4,7 +4,7 @@ add_local_python_source).
 The files come as one store tree (seeded by the CLI, named by its NAR hash) laid out as they
 sit in the image, so ``tree/app/main.py`` becomes ``/app/main.py``. A NAR keeps only the
 executable bit, so the spec carries the exact permission bits of every file whose mode is not
-plain 0644/0755. Owners are root, as with Docker's COPY.
+plain 0644/0755 (the one-file edit, whose tree is links to the sources, gives every file's). Owners are root, as with Docker's COPY.
 
 The layer holds regular files only, no directory entries: a directory that exists in a lower
 layer keeps its owner and mode (``/root`` stays 0700), and one that does not is created by

@@ -12,13 +12,15 @@ none was opened otherwise, the edit is made here, as the full build would make i
 
 1. each changed layer is made by its builder (nix/builders/file_layer.py, on the toolchain's
    Python, local/builder.py) from a folder of links to the sources: the same bytes as the
-   full build's layer, whose tree is a copy of those files;
+   full build's layer, whose tree is a copy of those files. The builders are the longest
+   part of an edit, so they start first (``start``), before the no-op has asked the store
+   whether its paths are still valid, and the rest waits for them (``Started.finish``);
 2. the image is assembled by nix/builders/oci_image.py's own ``assemble``, from the previous
    image's config (the config, creation time, reference and architecture are all in it) and
    its layers, with the remade ones in place;
 3. the image is rooted first (a history root and the out-link, switched in one rename;
    store/roots.py writes both without nix-store), then the layers and the image go into the
-   store in one ``nix-store --import`` (store/imports.py, started before the layers are made
+   store in one ``nix-store --import`` (store/imports.py, started right after the builders
    so that Nix's start overlaps them), the image with its layers as references, so it keeps
    them alive; a failed import puts the out-link back;
 4. the stamp is rewritten with what was just read, so the next edit is answered here too.
@@ -35,18 +37,13 @@ full build runs: this path never reports an error of its own.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
 import stat
-import tempfile
+import subprocess
 from pathlib import Path
 
 from nixbuild.local import builder
-from nixbuild.local.nar import lost_modes
-from nixbuild.oci import rootfs
 from nixbuild.sizes import image_line
-from nixbuild.store import imports, roots
 
 
 def answerable(edit: dict, changed: list[str]) -> bool:
@@ -62,102 +59,99 @@ def rebuild(edit: dict, changed: list[str]) -> tuple[dict[str, str], list[str]] 
     (link -> store path) and the progress lines, or None when the full build must answer.
     Updates ``edit`` (digests, sizes) in place for the next stamp. The caller took the
     files' stats before this reads them: a file written meanwhile is seen as changed again."""
-    if not roots.direct_roots():  # the image is rooted before it is imported
+    started = start(edit, changed)
+    return None if started is None else started.finish()
+
+
+def start(edit: dict, changed: list[str]) -> Started | None:
+    """``rebuild``'s first half: its builders start, and run while the caller does what it
+    must before ``finish`` (or ``cancel``); None when this path does not answer."""
+    if not answerable(edit, changed):
         return None
-    changed_set = set(changed)
-    Path(edit["cache_dir"]).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="edit-", dir=edit["cache_dir"]))
-    importer = imports.Importer()
+    started = Started(edit)
     try:
-        plans = []
-        for image in edit["images"]:
-            todo = [layer for layer in image["layers"] if changed_set & set(layer["files"].values())]
-            if todo:
-                plans.append((image, _remake(image, todo, edit, work)))
-        if not plans or any(made is None for _, made in plans):
-            return None
-        return _install(edit, plans, importer)
+        if started.begin(set(changed)):
+            return started
     except Exception:  # noqa: BLE001 -- anything at all: the full build runs, and explains
-        return None
-    finally:
-        importer.cancel()
-        rootfs.discard(work)
+        pass
+    started.cancel()
+    return None
 
 
-def _install(edit: dict, plans: list, importer: imports.Importer) -> tuple[dict[str, str], list[str]]:
-    """Root each new image (history root, out-link), then import the layers and images: a
-    garbage collection running meanwhile finds them rooted the moment they are valid. When
-    the import fails, the out-links are put back."""
-    links, progress, previous, made_roots = {}, [], {}, []
-    try:
-        for image, (_, store_path, digest, size) in plans:
-            root = roots.record(Path(edit["cache_dir"]), Path(edit["app"]), image["name"], store_path, digest,
-                                image["spec"])
-            made_roots.append(root)
-            previous[image["link"]] = os.readlink(image["link"])
-            roots.add_indirect_root(Path(image["link"]), store_path)  # its gcroots/auto entry is there already
-            links[image["link"]], links[str(root)] = store_path, store_path
-        importer.run([item for _, (made, *_rest) in plans for item in made])
-    except BaseException:
-        for link, target in previous.items():
-            roots.add_indirect_root(Path(link), target)
-        for root in made_roots:
-            roots.forget(root)
-        raise
-    for image, (_, store_path, digest, size) in plans:
-        image.update(digest=digest, size=size)
-        progress.append(f"local files changed: image {image['name']!r} remade without nix-build: {store_path}")
-    return links, progress
+class Started:
+    """An edit under way: for each image with a changed layer, its builders running (one
+    per layer), then ``nix-store --import`` starting, all of them in a scratch folder."""
 
+    def __init__(self, edit: dict):
+        self.edit = edit
+        self.images: list[tuple[dict, list[tuple[dict, Path, subprocess.Popen]]]] = []
+        self.work: Path | None = None
+        self.importer = None
 
-def _remake(image: dict, todo: list[dict], edit: dict, work: Path):
-    """Make the layers ``todo`` of ``image`` and assemble it in ``work``: the imports (layers,
-    then the image), its store path, manifest digest and size. None: not this way."""
-    previous = os.path.realpath(image["link"])
-    with open(os.path.join(previous, "index.json")) as f:
-        index = json.load(f)
-    (descriptor,) = index["manifests"]
-    manifest = _blob(previous, descriptor["digest"])
-    config = _blob(previous, manifest["config"]["digest"])
-    layer_dirs = [os.path.dirname(os.path.realpath(os.path.join(previous, "blobs", "sha256",
-                                                                 layer["digest"].removeprefix("sha256:"))))
-                  for layer in manifest["layers"]]
-    metas = []
-    for layer_dir in layer_dirs:
-        with open(os.path.join(layer_dir, "layer.json")) as f:
-            metas.append(json.load(f))
-    made = []
-    for layer in todo:
-        position = layer["position"]
-        if position >= len(layer_dirs) or not layer_dirs[position].endswith("-" + layer["name"]):
+    def begin(self, changed: set[str]) -> bool:
+        """Start the builders, then load the second half and start the import; False when
+        this process cannot root the images (the builders are cancelled)."""
+        self.work = _scratch(Path(self.edit["cache_dir"]))
+        for image in self.edit["images"]:
+            todo = [layer for layer in image["layers"] if changed & set(layer["files"].values())]
+            if todo:
+                self.images.append((image, [self._start_layer(image, layer) for layer in todo]))
+        from nixbuild.local import reassemble  # only now: see its docstring
+
+        if not reassemble.rooted_here():
+            return False
+        self.importer = reassemble.Importer()  # after the builders: on two cores they come first
+        return True
+
+    def _start_layer(self, image: dict, layer: dict) -> tuple[dict, Path, subprocess.Popen]:
+        """Each layer is made by its builder from a folder of links to the sources."""
+        out = self.work / image["name"] / layer["name"]
+        tree = _links(layer["files"], self.work / image["name"] / f"tree-{layer['position']}")
+        proc = builder.start(Path(self.edit["builders"]) / "file_layer.py",
+                             {"tree": str(tree), "modes": _modes(layer["files"]), "createdBy": layer["createdBy"],
+                              "epoch": layer["epoch"]},
+                             out, layer["tools"], Path(self.edit["cache_dir"]))
+        return layer, out, proc
+
+    def finish(self) -> tuple[dict[str, str], list[str]] | None:
+        """Wait for the layers, assemble and install the images: ``rebuild``'s answer."""
+        from nixbuild.local import reassemble
+
+        try:
+            return reassemble.images(self.edit, self.images, self.work, self.importer)
+        except Exception:  # noqa: BLE001 -- anything at all: the full build runs, and explains
             return None
-        out = work / image["name"] / layer["name"]
-        tree = _links(layer["files"], work / image["name"] / f"tree-{position}")
-        builder.run(Path(edit["builders"]) / "file_layer.py",
-                    {"tree": str(tree), "modes": _modes(layer["files"]), "createdBy": layer["createdBy"],
-                     "epoch": layer["epoch"]},
-                    out, layer["tools"], Path(edit["cache_dir"]), f"the local-files layer {layer['name']}")
-        item = imports.importable(out, layer["name"])
-        made.append(item)
-        layer_dirs[position] = item.store_path
-        with open(out / "layer.json") as f:
-            metas[position] = json.load(f)
-    spec = {"layers": layer_dirs, "config": config["config"], "created": config["created"],
-            "architecture": config["architecture"],
-            "ref": descriptor["annotations"]["org.opencontainers.image.ref.name"]}
-    layout = work / image["name"] / "image"
-    _oci_image(edit["builders"]).assemble(spec, metas, str(layout))
-    image_item = imports.importable(layout, os.path.basename(previous)[33:], references=layer_dirs)
-    with open(layout / "index.json") as f:
-        (new_descriptor,) = json.load(f)["manifests"]
-    new_manifest = _blob(str(layout), new_descriptor["digest"])
-    size = new_manifest["config"]["size"] + sum(layer["size"] for layer in new_manifest["layers"])
-    return [*made, image_item], image_item.store_path, new_descriptor["digest"], size
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop whatever still runs and remove the scratch folder (after ``finish``, only the
+        folder is left to remove)."""
+        for _, layers in self.images:
+            for _, _, proc in layers:
+                if proc.returncode is None:
+                    proc.kill()
+                    proc.communicate()
+        if self.importer is not None:
+            self.importer.cancel()
+        if self.work is not None:
+            from nixbuild.oci import rootfs
+
+            rootfs.discard(self.work)
+            self.work = None
 
 
-def _blob(layout: str, digest: str) -> dict:
-    with open(os.path.join(layout, "blobs", "sha256", digest.removeprefix("sha256:"))) as f:
-        return json.load(f)
+def _scratch(cache_dir: Path) -> Path:
+    """A new folder of the edit's own in ``cache_dir`` (as tempfile.mkdtemp, which would
+    take longer to load than this takes to run)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            path = cache_dir / f"edit-{os.getpid()}-{os.urandom(4).hex()}"
+            path.mkdir(mode=0o700)
+            return path
+        except FileExistsError:
+            continue
 
 
 def _links(files: dict[str, str], tree: Path) -> Path:
@@ -171,17 +165,10 @@ def _links(files: dict[str, str], tree: Path) -> Path:
 
 
 def _modes(files: dict[str, str]) -> dict[str, int]:
-    """The permission bits the layer gives each file whose mode a NAR cannot carry, as the
-    full build's tree (local/tree.py) says them, from the sources as they are now."""
-    return lost_modes((path, stat.S_IMODE(os.stat(source).st_mode)) for path, source in files.items())
-
-
-def _oci_image(builders: str):
-    """nix/builders/oci_image.py, the image derivation's own builder, as a module."""
-    spec = importlib.util.spec_from_file_location("nixbuild_oci_image", os.path.join(builders, "oci_image.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The permission bits of each file, from the sources as they are now: the full build's
+    tree (local/tree.py) tells the builder only those a NAR cannot carry, and gives the
+    others the builder's default for a NAR's file, which are these same bits."""
+    return {path: stat.S_IMODE(os.stat(source).st_mode) for path, source in files.items()}
 
 
 def stdout(edit: dict) -> str:

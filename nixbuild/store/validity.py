@@ -6,7 +6,6 @@ before anything else is loaded. A valid path's whole closure is valid (Nix's inv
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 
 STATE_DIR = "/nix/var/nix"
@@ -69,6 +68,8 @@ def configured_store() -> str:
 def valid(paths: list[str], nix_store: str = "nix-store") -> bool:
     """True when every path is valid in the default store."""
     if default_store():
+        import sqlite3  # loaded only here: the one-file edit starts its builders before it asks
+
         try:
             with sqlite3.connect(f"file:{NIX_DB}?mode=ro", uri=True, timeout=1) as db:
                 return all(db.execute("SELECT 1 FROM ValidPaths WHERE path = ?", (path,)).fetchone()

@@ -113,6 +113,7 @@ def test_an_edited_local_file_is_remade_without_nix_build_as_the_full_build_make
     data = app.parent / "data.txt"
     build(cli, app)
     data.write_text("edited\n")  # in place, as an editor saves
+    data.chmod(0o640)  # bits a NAR cannot carry: the full build's tree names them, the edit reads them
     proc = build(cli, app)
     assert remade(proc), proc.stderr
     image = os.path.realpath(app.parent / ".nixbuild" / "image")
@@ -136,6 +137,8 @@ def test_an_edited_local_file_is_remade_without_nix_build_as_the_full_build_make
     assert "app loaded" in full.stderr
     assert proc.stdout == full.stdout
     assert os.path.realpath(app.parent / ".nixbuild" / "image") != image  # the derivation's own path
+    with tarfile.open(blobs / inspected["Layers"][-1].removeprefix("sha256:")) as tar:
+        assert tar.getmember("srv/data.txt").mode == 0o640
 
 
 def test_edits_in_a_row_are_remade_and_the_build_after_is_answered(app, cli):

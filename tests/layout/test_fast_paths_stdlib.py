@@ -10,7 +10,7 @@ import sys
 
 
 def test_the_fast_paths_import_only_the_standard_library_and_nixbuild():
-    script = ("import json, sys; import nixbuild.noop, nixbuild.local.edit; "
+    script = ("import json, sys; import nixbuild.noop, nixbuild.local.edit, nixbuild.local.reassemble; "
               "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
     loaded = set(json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                            check=True).stdout))
