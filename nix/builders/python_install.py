@@ -10,7 +10,10 @@ CLI's hint).
 
 Then every wheel is installed by pypa's installer run with the target interpreter (the
 image's Python, or the step's virtual environment, made when missing), byte-compiled; the
-layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible. /tmp is not part of the layer.
+layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible. The installer's own
+byte-compiling is deferred: each file it would compile, with the arguments it would compile
+it with, is compiled once every wheel is in, by as many processes of the target interpreter
+as there are cores (pip's ~1,000 files took most of the step on one). /tmp is not part of the layer.
 A script the wheel installs replaces one of the same name in the scripts folder, as pip's
 does (a registry base may have its own ``/usr/local/bin/pip``; the installer would refuse).
 
@@ -65,6 +68,30 @@ print("nixbuild-built-wheel:" + backend.build_wheel(outdir, {}), flush=True)
 """
 
 
+# ``python -m installer ARGS`` with one argument first: a file where each call installer makes
+# to compileall.compile_file is appended (a JSON line: the file and the keywords) instead of
+# compiling it.
+DEFERRED = r"""
+import compileall, json, os, runpy, sys
+calls, jobs_file = [], sys.argv.pop(1)
+compileall.compile_file = lambda fullname, **kw: calls.append(
+    [os.fspath(fullname), {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in kw.items()}]) or True
+try:
+    runpy.run_module("installer", run_name="__main__", alter_sys=True)
+finally:
+    with open(jobs_file, "a") as f:
+        f.writelines(json.dumps(call) + "\n" for call in calls)
+"""
+
+# Makes the calls DEFERRED recorded, read from the file argv[1].
+COMPILE = r"""
+import compileall, json, sys
+for line in open(sys.argv[1]):
+    fullname, kw = json.loads(line)
+    compileall.compile_file(fullname, **kw)
+"""
+
+
 def scripts_of(wheel: str) -> list[str]:
     """The names of the scripts a wheel installs: its entry points' and its data scripts."""
     names = []
@@ -92,11 +119,33 @@ def replace_scripts(python: str, wheel: str) -> None:
             os.remove(path)
 
 
-def install(python: str, installer: str, wheel: str, *extra: str) -> None:
+def install(python: str, installer: str, wheel: str, *extra: str, deferred: str | None = None) -> None:
+    """pypa's installer on ``wheel``; with ``deferred``, a file where the byte-compiling it
+    would do is written down for ``compile_deferred``."""
     env = {**os.environ, "PYTHONPATH": installer}
-    proc = subprocess.run([python, "-m", "installer", *extra, wheel], env=env)
+    command = [python, "-c", DEFERRED, deferred] if deferred else [python, "-m", "installer"]
+    proc = subprocess.run([*command, *extra, wheel], env=env)
     if proc.returncode != 0:
         sys.exit(f"nixbuild: installing {os.path.basename(wheel)} failed")
+
+
+def compile_deferred(python: str, deferred: str) -> None:
+    """Make the compileall calls the installs wrote down, shared among processes of the
+    target interpreter (each file's .pyc depends only on its call, not on which process
+    made it or when)."""
+    if not os.path.exists(deferred):
+        return
+    with open(deferred) as f:
+        calls = f.readlines()
+    workers = max(1, min(os.cpu_count() or 1, 8, len(calls)))
+    procs = []
+    for part in range(workers):
+        share = f"{deferred}.{part}"
+        with open(share, "w") as f:
+            f.writelines(calls[part::workers])
+        procs.append(subprocess.Popen([python, "-c", COMPILE, share]))
+    if any([proc.wait() != 0 for proc in procs]):  # a list: every one is waited for
+        sys.exit("nixbuild: byte-compiling the installed packages failed")
 
 
 def linked(files: list[dict], into: str) -> list[str]:
@@ -175,9 +224,11 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "venv", "--without-pip", plan["venv"]], check=True)
     wheels = linked(plan["wheels"], os.path.join(WORK, "wheels"))
     wheels += [build(sdist, plan["installer"]) for sdist in plan["sdists"]]
+    deferred = os.path.join(WORK, "compile.jsonl")
     for wheel in sorted(wheels, key=os.path.basename):
         replace_scripts(python, wheel)
-        install(python, plan["installer"], wheel, "--compile-bytecode", "0")
+        install(python, plan["installer"], wheel, "--compile-bytecode", "0", deferred=deferred)
+    compile_deferred(python, deferred)
     if plan.get("uvLink") and not os.path.lexists(UV_LINK) and (uv := shutil.which("uv")):
         os.makedirs(os.path.dirname(UV_LINK), exist_ok=True)
         os.symlink(uv, UV_LINK)
