@@ -6,13 +6,36 @@ export PATH="$TMPDIR/bin"
 mkdir -p "$out/usr/bin" "$out/usr/sbin" "$out/usr/lib" "$out/usr/lib64"
 for d in bin sbin lib lib64; do ln -s "usr/$d" "$out/$d"; done
 cd "$out"
+# Decompressing is most of the time: one worker per core decompresses its share of the .debs
+# (every Nth) into $TMPDIR, then the tars are unpacked one after another in the .debs' order,
+# so a path two .debs ship ends up as the later one has it, as when each was unpacked in turn.
+set -o pipefail
+workers=${NIX_BUILD_CORES:-1}
+[ "$workers" -gt 0 ] || workers=$(nproc)
+worker=0
+while [ "$worker" -lt "$workers" ]; do
+  (
+    i=0
+    for deb in $debs; do
+      i=$((i + 1))
+      [ $((i % workers)) -eq "$worker" ] || continue
+      member=$(ar t "$deb" | grep '^data\.tar')
+      case "$member" in
+        *.xz) ar p "$deb" "$member" | xz -dc > "$TMPDIR/data.$i.tar" ;;
+        *.gz) ar p "$deb" "$member" | gzip -dc > "$TMPDIR/data.$i.tar" ;;
+        *) echo "unsupported data member $member in $deb" >&2; false ;;
+      esac || { touch "$TMPDIR/failed"; exit 1; }
+    done
+  ) &
+  worker=$((worker + 1))
+done
+wait
+[ ! -e "$TMPDIR/failed" ] || { echo "unpacking the toolchain's .debs failed" >&2; exit 1; }
+i=0
 for deb in $debs; do
-  member=$(ar t "$deb" | grep '^data\.tar')
-  case "$member" in
-    *.xz) ar p "$deb" "$member" | xz -dc | tar -x ;;
-    *.gz) ar p "$deb" "$member" | gzip -dc | tar -x ;;
-    *) echo "unsupported data member $member in $deb" >&2; exit 1 ;;
-  esac
+  i=$((i + 1))
+  tar -x -f "$TMPDIR/data.$i.tar"
+  rm "$TMPDIR/data.$i.tar"
 done
 # Byte-compile the tool Python's standard library once, here: every builder runs with -B on
 # a read-only store, so without these each derivation start recompiled tarfile, gzip, json
