@@ -39,7 +39,7 @@ def images(edit: dict, started: list[tuple[dict, list[tuple[dict, Path, subproce
     return _install(edit, plans, importer)
 
 
-def _install(edit: dict, plans: list, importer: imports.Importer) -> tuple[dict[str, str], list[str]]:
+def _install(edit: dict, plans: list, importer: Importer) -> tuple[dict[str, str], list[str]]:
     """Root each new image (history root, out-link), then import the layers and images: a
     garbage collection running meanwhile finds them rooted the moment they are valid. When
     the import fails, the out-links are put back."""

@@ -191,3 +191,13 @@ def test_a_tree_folder_is_the_top_of_a_hierarchy_for_ext4(tmp_path):
         attributes = subprocess.run(["lsattr", "-d", str(tmp_path / "out" / "tree")], capture_output=True,
                                     text=True, check=True).stdout.split()[0]
         assert "T" in attributes
+
+
+def test_the_forked_hashing_hands_back_its_value_or_its_error():
+    assert layer_tree._Forked(lambda: ["sha256:x", 3]).result() == ["sha256:x", 3]
+
+    def fails():
+        raise ValueError("no tar")
+
+    with pytest.raises(SystemExit, match="hashing the layer's tar failed: ValueError: no tar"):
+        layer_tree._Forked(fails).result()
