@@ -16,12 +16,14 @@ Passes:
    run_commands; what they changed joins the layer, minus maintainer.DISCARD. The lower
    layers come as trees unpacked once (``trees``, layer_tree.py) and are stacked with
    overlayfs where they allow it (overlay.py).
-6. Add missing parent directories and make the layer's tree (layer_tree.write_tree), the
-   tree the steps above stack: each member made from its entry as unpacking the deterministic
-   tar (layertar.py) would make it (run_layer.place), while another thread hashes that tar;
-   tree_layer.py writes the layer from the tree, while the steps above run. Before, the layer
-   came first and its tree was unpacked from it again: the steps waited for its compression
-   and that unpack. Step 5 makes this layer in its scratch folder the same way.
+6. Make the layer's tree (layer_tree.write_tree), the tree the steps above stack: each
+   member made from its entry as unpacking the deterministic tar (layertar.py) would make it
+   (run_layer.place), while a forked process hashes that tar; tree_layer.py writes the layer
+   from the tree, while the steps above run. Before, the layer came first and its tree was
+   unpacked from it again: the steps waited for its compression and that unpack. Step 5 makes
+   this layer in its scratch folder the same way; the missing parent directories are added
+   before it, and the tree is begun beside it (layer_tree.Early: the entries as they were
+   are placed on the disk while the commands run, then what they changed is made again).
 
 Input: ``$layerSpecPath`` (JSON: debs, prevStatus, lower (layers, or deb layers' trees),
 trees, busybox, base, createdBy, epoch). Output in ``$out``: ``tree/``, ``index.json``
@@ -184,11 +186,15 @@ def build(spec: dict, out: str) -> None:
             entries[parent] = directory(parent)
             parent = posixpath.dirname(parent)
 
+    early = None
     if commands:
+        # The tree goes to the disk while the commands run on /dev/shm; only what they change
+        # is made again (layer_tree.Early).
+        early = layer_tree.Early(entries, out, spec["epoch"])
         changed, group_file = configure(entries, layer.inputs, commands, spec)
         entries.update(changed)
         maintainer.set_group_modes(layer, group_file)
-    layer_tree.write_tree(entries, out, spec["epoch"])
+    layer_tree.write_tree(entries, out, spec["epoch"], early)
     with open(os.path.join(out, "dpkg-status"), "w") as f:
         f.write(status_text)
 

@@ -216,8 +216,13 @@ def unpack(layer_tar: str | Callable, root: str, index: dict[str, tarfile.TarInf
 
 def placeable(entries: dict[str, Entry], root: str) -> bool:
     """Whether :func:`place` gives what :func:`unpack` of the tar of ``entries`` gives on
-    ``root``: ``root`` is empty, and every member lands at the path it names (no folder on its
-    way is a symlink or a file of ``entries``), none is a whiteout or a device."""
+    ``root``: ``root`` is empty, and every member :func:`lands` at the path it names."""
+    return lands(entries) and not os.listdir(root)
+
+
+def lands(entries: dict[str, Entry]) -> bool:
+    """Whether every member of ``entries`` lands at the path it names (no folder on its way is
+    a symlink or a file of ``entries``), and none is a whiteout or a device."""
     folders: set[str] = {""}  # folders every member below which lands at its own path
     for path, entry in entries.items():
         folder = posixpath.dirname(path)
@@ -231,7 +236,7 @@ def placeable(entries: dict[str, Entry], root: str) -> bool:
         if not path or rootfs.whiteout(path) is not None or not (
                 info.isdir() or info.isfile() or info.issym() or info.islnk()):
             return False
-    return not os.listdir(root)
+    return True
 
 
 def place(entries: dict[str, Entry], root: str, index: dict[str, tarfile.TarInfo], epoch: int) -> None:
@@ -244,39 +249,45 @@ def place(entries: dict[str, Entry], root: str, index: dict[str, tarfile.TarInfo
     try:
         made: set[str] = {""}
         for info, content in members(entries, epoch):
-            name = info.name
-            path = os.path.join(root, name)
-            parent = posixpath.dirname(name)
-            if parent not in made:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                made.add(parent)
-            if info.isdir():
-                os.makedirs(path, exist_ok=True)
-                os.chmod(path, (info.mode & SETTABLE) | 0o700)
-                made.add(name)
-            elif info.issym():
-                os.symlink(info.linkname, path)
-            elif info.islnk():
-                os.link(os.path.join(root, info.linkname), path, follow_symlinks=False)
-            else:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                             (info.mode & SETTABLE) | 0o600)
-                with open(fd, "wb", closefd=True) as f:
-                    if content.data is not None:
-                        f.write(content.data)
-                    elif content.source is not None:
-                        with open(content.source, "rb") as source:
-                            shutil.copyfileobj(source, f, 1 << 20)
-                if info.mode & 0o1000:  # a sticky bit is only set by chmod
-                    os.chmod(path, (info.mode & SETTABLE) | 0o600)
-            if not info.islnk():
-                os.utime(path, (epoch, epoch), follow_symlinks=False)
-            index[name] = _parsed(info)
+            place_member(root, info, content, epoch, made)
+            index[info.name] = parsed(info)
     finally:
         os.umask(umask)
 
 
-def _parsed(info: tarfile.TarInfo) -> tarfile.TarInfo:
+def place_member(root: str, info: tarfile.TarInfo, content: Entry | None, epoch: int, made: set[str]) -> None:
+    """One member of :func:`place` (its header and the entry with its bytes), made at its path
+    in ``root`` where nothing is; ``made``: the folders known to be there, which it adds to.
+    The caller sets the umask to 0."""
+    name = info.name
+    path = os.path.join(root, name)
+    parent = posixpath.dirname(name)
+    if parent not in made:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        made.add(parent)
+    if info.isdir():
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, (info.mode & SETTABLE) | 0o700)
+        made.add(name)
+    elif info.issym():
+        os.symlink(info.linkname, path)
+    elif info.islnk():
+        os.link(os.path.join(root, info.linkname), path, follow_symlinks=False)
+    else:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, (info.mode & SETTABLE) | 0o600)
+        with open(fd, "wb", closefd=True) as f:
+            if content.data is not None:
+                f.write(content.data)
+            elif content.source is not None:
+                with open(content.source, "rb") as source:
+                    shutil.copyfileobj(source, f, 1 << 20)
+        if info.mode & 0o1000:  # a sticky bit is only set by chmod
+            os.chmod(path, (info.mode & SETTABLE) | 0o600)
+    if not info.islnk():
+        os.utime(path, (epoch, epoch), follow_symlinks=False)
+
+
+def parsed(info: tarfile.TarInfo) -> tarfile.TarInfo:
     """``info`` as reading it back from the tar gives it (only the mode's low 12 bits are written)."""
     info.mode &= 0o7777
     return info

@@ -201,3 +201,43 @@ def test_the_forked_hashing_hands_back_its_value_or_its_error():
 
     with pytest.raises(SystemExit, match="hashing the layer's tar failed: ValueError: no tar"):
         layer_tree._Forked(fails).result()
+
+
+def _configure_like(entries, case):
+    """Changes of the kinds a layer's configure commands make (deb_layer.configure's result,
+    then maintainer.set_group_modes, which edits headers in place)."""
+    if case == "files":
+        entries["etc/keep"] = layertar.regular("etc/keep", b"compiled\n")  # replaced
+        entries["usr/lib/new.pyc"] = layertar.regular("usr/lib/new.pyc", b"\x00pyc", mode=0o644)  # new
+        entries["etc/cache"] = layertar.directory("etc/cache", mode=0o700)  # a new folder
+        entries["etc/cache/ld.so.cache"] = layertar.regular("etc/cache/ld.so.cache", b"cache")
+        entries["etc/alternatives/pager"] = layertar.symlink("etc/alternatives/pager", "/bin/less")  # relinked
+        entries["etc/alternatives"].info.mode = 0o750  # a folder's mode edited in place
+        entries["var/mail/old"].info.gid = 42  # a header edited in place
+    elif case == "a folder becomes a link":
+        entries["etc/alternatives"] = layertar.symlink("etc/alternatives", "/var/lib/alternatives")
+        del entries["etc/alternatives/pager"]
+    elif case == "a hard link's target changes":  # etc/a-link is one of etc/motd
+        entries["etc/motd"] = layertar.regular("etc/motd", b"other bytes\n")
+
+
+@pytest.mark.parametrize("case, kept", [("files", True), ("a folder becomes a link", False),
+                                        ("a hard link's target changes", False)])
+def test_a_tree_begun_before_configure_ends_as_the_tree_of_the_final_entries(tmp_path, monkeypatch, case, kept):
+    # Oracle: write_tree of the final entries alone, the tree as it is made without Early.
+    entries = entries_with_links()
+    early_out = str(tmp_path / "early")
+    early = layer_tree.Early(entries, early_out, EPOCH)
+    _configure_like(entries, case)
+    finished = []
+    finish = layer_tree.Early.finish
+    monkeypatch.setattr(layer_tree.Early, "finish", lambda self, *a: finished.append(finish(self, *a)) or finished[0])
+    layer_tree.write_tree(entries, early_out, EPOCH, early)
+    assert (finished[0] is not None) == kept  # the early tree finished, or made anew
+    plain_out = str(tmp_path / "plain")
+    layer_tree.write_tree(entries, plain_out, EPOCH)
+    for name in ("index.json", "packed.json"):
+        assert (tmp_path / "early" / name).read_text() == (tmp_path / "plain" / name).read_text()
+    assert _snapshot(os.path.join(early_out, "tree")) == _snapshot(os.path.join(plain_out, "tree"))
+    index = json.loads((tmp_path / "early" / "index.json").read_text())
+    assert len(index["entries"]) == len(entries) and index["stackable"]
