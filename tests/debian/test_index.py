@@ -259,6 +259,7 @@ def test_packages_file_round_trip(tmp_path: Path) -> None:
     # apt's creation order: zz-prov is mentioned (Suggests) before its own stanza
     assert loaded.mentions()[:4] == ["early-mention", "zz-prov", "wants-thing", "thing"]
     assert (tmp_path / "p.order").exists()
+    assert scanned.mentions() == loaded.mentions()  # found in the scan's pass, and again from the text
     (tmp_path / "p.table").write_bytes(b"garbage")
     assert PackagesFile.load(tmp_path / "p.txt", tmp_path / "p.table") is None
 
