@@ -8,14 +8,15 @@ compiler toolchain. A dynamic build requirement the lock does not pin, or a fail
 stops the build with a line naming the package (and the missing header or library, for the
 CLI's hint).
 
-Then every wheel is installed by pypa's installer run with the target interpreter (the
-image's Python, or the step's virtual environment, made when missing), byte-compiled; the
-layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible. The installer's own
-byte-compiling is deferred: each file it would compile, with the arguments it would compile
-it with, is compiled once every wheel is in, by as many processes of the target interpreter
-as there are cores (pip's ~1,000 files took most of the step on one). /tmp is not part of the layer.
-A script the wheel installs replaces one of the same name in the scripts folder, as pip's
-does (a registry base may have its own ``/usr/local/bin/pip``; the installer would refuse).
+Then the wheels are installed, one after another, by pypa's installer run in one process of
+the target interpreter (the image's Python, or the step's virtual environment, made when
+missing), byte-compiled; the layer's SOURCE_DATE_EPOCH makes the .pyc files reproducible.
+The installer's own byte-compiling is deferred: each file it would compile, with the
+arguments it would compile it with, is compiled once every wheel is in, by as many processes
+of the target interpreter as there are cores (pip's ~1,000 files took most of the step on
+one). /tmp is not part of the layer. A script the wheel installs replaces one of the same
+name in the scripts folder, as pip's does (a registry base may have its own
+``/usr/local/bin/pip``; the installer would refuse).
 
 Input: argv[1], JSON: installer (path of the installer wheel), venv (or null), uvLink, wheels
 [{path, name}], sdists [{path, name, project, version, backend, backendPath, build: [{path, name}]}].
@@ -68,22 +69,37 @@ print("nixbuild-built-wheel:" + backend.build_wheel(outdir, {}), flush=True)
 """
 
 
-# ``python -m installer ARGS`` with one argument first: a file where each call installer makes
-# to compileall.compile_file is appended (a JSON line: the file and the keywords) instead of
-# compiling it.
-DEFERRED = r"""
-import compileall, json, os, runpy, sys
-calls, jobs_file = [], sys.argv.pop(1)
+# The step's wheels installed by pypa's installer in one process of the target interpreter, as
+# ``python -m installer --compile-bytecode 0 WHEEL`` would install each, in order, after
+# removing the scripts of its names (argv[1], JSON: [[wheel, [script names]], ...]). Each call
+# installer makes to compileall.compile_file is appended to the file argv[2] (a JSON line: the
+# file and the keywords) instead of compiling it.
+INSTALL = r"""
+import compileall, json, os, runpy, sys, sysconfig
+plan, jobs_file, calls = json.loads(sys.argv[1]), sys.argv[2], []
 compileall.compile_file = lambda fullname, **kw: calls.append(
     [os.fspath(fullname), {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in kw.items()}]) or True
+scripts = sysconfig.get_path("scripts")
 try:
-    runpy.run_module("installer", run_name="__main__", alter_sys=True)
+    for wheel, names in plan:
+        for name in names:  # a script the wheel installs replaces one of its name, as pip's does
+            path = os.path.join(scripts, name)
+            if os.path.lexists(path) and not os.path.isdir(path):
+                os.remove(path)
+        sys.argv = ["installer", "--compile-bytecode", "0", wheel]
+        try:
+            runpy.run_module("installer", run_name="__main__", alter_sys=True)
+        except BaseException as error:
+            if not isinstance(error, SystemExit) or error.code not in (None, 0):
+                import traceback
+                traceback.print_exc()
+                sys.exit("nixbuild: installing " + os.path.basename(wheel) + " failed")
 finally:
     with open(jobs_file, "a") as f:
         f.writelines(json.dumps(call) + "\n" for call in calls)
 """
 
-# Makes the calls DEFERRED recorded, read from the file argv[1].
+# Makes the calls INSTALL recorded, read from the file argv[1].
 COMPILE = r"""
 import compileall, json, sys
 for line in open(sys.argv[1]):
@@ -110,23 +126,21 @@ def scripts_of(wheel: str) -> list[str]:
     return names
 
 
-def replace_scripts(python: str, wheel: str) -> None:
-    folder = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('scripts'))"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    for name in scripts_of(wheel):
-        path = os.path.join(folder, name)
-        if os.path.lexists(path) and not os.path.isdir(path):
-            os.remove(path)
-
-
-def install(python: str, installer: str, wheel: str, *extra: str, deferred: str | None = None) -> None:
-    """pypa's installer on ``wheel``; with ``deferred``, a file where the byte-compiling it
-    would do is written down for ``compile_deferred``."""
-    env = {**os.environ, "PYTHONPATH": installer}
-    command = [python, "-c", DEFERRED, deferred] if deferred else [python, "-m", "installer"]
-    proc = subprocess.run([*command, *extra, wheel], env=env)
+def install(python: str, installer: str, wheel: str, *extra: str) -> None:
+    """pypa's installer on ``wheel`` (a build environment's requirements)."""
+    proc = subprocess.run([python, "-m", "installer", *extra, wheel], env={**os.environ, "PYTHONPATH": installer})
     if proc.returncode != 0:
         sys.exit(f"nixbuild: installing {os.path.basename(wheel)} failed")
+
+
+def install_all(python: str, installer: str, wheels: list[str], deferred: str) -> None:
+    """The step's ``wheels``, in order, by INSTALL in one process (a process each took ~0.1 s
+    to start and load installer); ``deferred``: where the byte-compiling they call for is
+    written down, for ``compile_deferred``."""
+    plan = json.dumps([[wheel, scripts_of(wheel)] for wheel in wheels])
+    proc = subprocess.run([python, "-c", INSTALL, plan, deferred], env={**os.environ, "PYTHONPATH": installer})
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)  # INSTALL said which wheel
 
 
 def compile_deferred(python: str, deferred: str) -> None:
@@ -225,9 +239,7 @@ def main() -> None:
     wheels = linked(plan["wheels"], os.path.join(WORK, "wheels"))
     wheels += [build(sdist, plan["installer"]) for sdist in plan["sdists"]]
     deferred = os.path.join(WORK, "compile.jsonl")
-    for wheel in sorted(wheels, key=os.path.basename):
-        replace_scripts(python, wheel)
-        install(python, plan["installer"], wheel, "--compile-bytecode", "0", deferred=deferred)
+    install_all(python, plan["installer"], sorted(wheels, key=os.path.basename), deferred)
     compile_deferred(python, deferred)
     if plan.get("uvLink") and not os.path.lexists(UV_LINK) and (uv := shutil.which("uv")):
         os.makedirs(os.path.dirname(UV_LINK), exist_ok=True)

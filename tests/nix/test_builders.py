@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 import pytest
 
@@ -247,40 +248,56 @@ def test_byte_compile_in_forked_processes_gives_the_bytes_of_one(tmp_path):
 def test_deferred_byte_compiling_gives_the_bytes_the_installer_gives(tmp_path, monkeypatch):
     # Oracle: the installer compiling as it installs (``python -m installer``). Here a stand-in
     # that calls compileall.compile_file as pypa's installer's SchemeDictionaryDestination
-    # does (a Path for ddir, quiet=1), so that no index is needed; python_install records
-    # those calls during the installs and makes them afterwards, in several processes.
+    # does (a Path for ddir, quiet=1), so that no index is needed; python_install installs the
+    # wheels in one process, records those calls and makes them afterwards, in several.
     stand_in = tmp_path / "stand-in" / "installer"
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text("")
     (stand_in / "__main__.py").write_text(
-        "import compileall, os, shutil, sys\nfrom pathlib import Path\n"
-        "source, dest = Path(sys.argv[-1]), Path(os.environ['DEST'])\n"
-        "shutil.copytree(source, dest / source.name)\n"
-        "for f in sorted((dest / source.name).rglob('*.py')):\n"
+        "import compileall, os, sys, zipfile\nfrom pathlib import Path\n"
+        "dest = Path(os.environ['DEST'])\n"
+        "zipfile.ZipFile(sys.argv[-1]).extractall(dest)\n"
+        "for f in sorted(dest.rglob('*.py')):\n"
         "    compileall.compile_file(f, optimize=int(sys.argv[-2]), quiet=1,\n"
         "                            ddir=Path('/usr/local/lib/site') / f.parent.relative_to(dest))\n")
-    source = tmp_path / "pkg"
-    for i in range(12):
-        (source / f"sub{i % 3}").mkdir(parents=True, exist_ok=True)
-        (source / f"sub{i % 3}" / f"mod{i}.py").write_text(f"X = {{{i}, 'a'}}\ndef f():\n    return X\n")
-    (source / "broken.py").write_text("def (:\n")
+    wheels = []
+    for w in range(2):
+        wheels.append(str(tmp_path / f"pkg{w}-1.0-py3-none-any.whl"))
+        with zipfile.ZipFile(wheels[-1], "w") as zf:
+            for i in range(6):
+                zf.writestr(f"pkg{w}/sub{i % 3}/mod{i}.py", f"X = {{{i}, 'a'}}\ndef f():\n    return X\n")
+            zf.writestr(f"pkg{w}/broken.py", "def (:\n")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
 
     def compiled(dest) -> dict:
         return {p.relative_to(dest).as_posix(): p.read_bytes() for p in sorted(dest.rglob("*.pyc"))}
 
     monkeypatch.setenv("DEST", str(tmp_path / "direct"))
-    subprocess.run([sys.executable, "-m", "installer", "--compile-bytecode", "0", str(source)], check=True,
-                   env={**os.environ, "PYTHONPATH": str(stand_in.parent)})
+    for wheel in wheels:
+        subprocess.run([sys.executable, "-m", "installer", "--compile-bytecode", "0", wheel], check=True,
+                       env={**os.environ, "PYTHONPATH": str(stand_in.parent)})
     monkeypatch.setenv("DEST", str(tmp_path / "deferred"))
     deferred = str(tmp_path / "compile.jsonl")
-    python_install.install(sys.executable, str(stand_in.parent), str(source), "--compile-bytecode", "0",
-                           deferred=deferred)
-    assert not compiled(tmp_path / "deferred")  # nothing compiled during the install
+    python_install.install_all(sys.executable, str(stand_in.parent), wheels, deferred)
+    assert not compiled(tmp_path / "deferred")  # nothing compiled during the installs
     python_install.compile_deferred(sys.executable, deferred)
     direct = compiled(tmp_path / "direct")
     assert compiled(tmp_path / "deferred") == direct and len(direct) == 12
-    assert b"/usr/local/lib/site/pkg/sub1" in direct["pkg/sub1/__pycache__/mod1.cpython-%d%d.pyc" % sys.version_info[:2]]
+    tag = "cpython-%d%d" % sys.version_info[:2]
+    assert b"/usr/local/lib/site/pkg1/sub1" in direct[f"pkg1/sub1/__pycache__/mod1.{tag}.pyc"]
+
+
+def test_a_failed_install_names_its_wheel(tmp_path, capfd):
+    broken = tmp_path / "stand-in" / "installer"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("")
+    (broken / "__main__.py").write_text("raise RuntimeError('no room')\n")
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    zipfile.ZipFile(wheel, "w").close()
+    with pytest.raises(SystemExit):
+        python_install.install_all(sys.executable, str(broken.parent), [str(wheel)], str(tmp_path / "c.jsonl"))
+    err = capfd.readouterr().err
+    assert "RuntimeError: no room" in err and "nixbuild: installing pkg-1.0-py3-none-any.whl failed" in err
 
 
 def test_python_stdlib_effect_drops_the_externally_managed_marker():
