@@ -164,6 +164,8 @@ let
         } { }
         else if layer.kind == "run" then layerDrv "run_layer.py" index layer {
           lower = map lowerOf acc.layers;
+          # The same layers unpacked once each, stacked with overlayfs (overlay.py).
+          trees = map treeOf acc.layers;
           inherit (boot) busybox;
           inherit (layer) commands env shell;
           workdir = layer.workdir or "/";

@@ -8,8 +8,9 @@ Passes:
    keeping an index of what each path was (type, owner, mode, size, link target). The
    sandbox user cannot own files as other users or set setuid bits, so owners and special
    bits live only in the index; every unpacked file gets mtime SOURCE_DATE_EPOCH.
-   A Python step gets its lower layers as trees unpacked once (``trees``, layer_tree.py)
-   and stacks them with overlayfs instead, where they allow it (overlay.py).
+   A command or Python step gets its lower layers as trees unpacked once (``trees``,
+   layer_tree.py) and stacks them with overlayfs instead, where they allow it (overlay.py: a
+   layer that deletes from the layers below it cannot be a lower folder).
 2. Run each command as ``<shell> <command>`` (``/bin/sh -c`` by default) as fake root in a
    user-namespace chroot of that tree (busybox ``unshare -r -m``), with the host's /dev and
    /proc bound in and a fresh tmpfs on /tmp, the image's environment plus the step's, and
@@ -528,7 +529,7 @@ def build(spec: dict, out: str) -> None:
 def made(spec: dict) -> dict[str, Entry]:
     """The layer's entries: what the commands changed in the image so far (passes 1-3)."""
     stack = None
-    if spec.get("trees"):  # a Python step: its lower layers come as trees too (layer_tree.py)
+    if spec.get("trees"):  # its lower layers come as trees too (layer_tree.py)
         busybox = os.path.join(spec["busybox"], "bin", "busybox")
         stack = overlay.stacked(overlay.trees(spec["trees"]), busybox, spec["epoch"])
     if stack is not None:
